@@ -1,0 +1,504 @@
+/**
+ * `npm run bench`: Baton against ninja (and snakemake, if installed) on the same generated
+ * task graphs, every task running `true`. Measures wall time (median of `--reps`), wall
+ * time per task, and the peak RSS of the Baton process; also times `baton validate` on a
+ * 10,000-task flow. Prints a table (or JSON with `--json`) and always writes
+ * `bench/out/latest.json`.
+ *
+ *   node bench/run.ts [--quick] [--only wide,chain,layered] [--sizes 1000,10000] [--reps 3]
+ *                     [--parallelism 2] [--timeout 900] [--keep] [--json] [--cli PATH]
+ *
+ * Every repetition starts from scratch: a fresh SQLite database for Baton, a fresh build
+ * directory for ninja, so nothing is cached between them.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  type BenchGraph,
+  layered,
+  makeGraph,
+  SHAPES,
+  type Shape,
+  toFlowYaml,
+  toNinja,
+  toSnakefile,
+} from './dags.ts';
+import { detectRssMethod, measure, type RssMethod, rssMethodNote, type Sample } from './measure.ts';
+
+const ROOT = dirname(import.meta.dirname);
+/** The Baton CLI benchmarked, unless `--cli` names another (say, another checkout's). */
+const DEFAULT_CLI = join(ROOT, 'src', 'cli', 'main.ts');
+const OUT_FILE = join(ROOT, 'bench', 'out', 'latest.json');
+/** Size of the flow `baton validate` is timed on, whatever `--sizes` says. */
+const VALIDATE_SIZE = 10_000;
+interface Options {
+  readonly shapes: readonly Shape[];
+  readonly sizes: readonly number[];
+  readonly reps: number;
+  readonly parallelism: number;
+  readonly timeoutMs: number;
+  readonly keep: boolean;
+  readonly json: boolean;
+  readonly cli: string;
+  /** Force a way of measuring RSS; default: the best available. */
+  readonly rss: RssMethod | null;
+}
+
+/** A tool's result on one graph: medians over the repetitions, or why it has none. */
+interface ToolResult {
+  readonly status: 'ok' | 'error' | 'skipped';
+  readonly wallMs?: number;
+  readonly msPerTask?: number;
+  readonly peakRssKb?: number | null;
+  readonly samples?: readonly Sample[];
+  readonly note?: string;
+}
+
+interface GraphResult {
+  readonly shape: Shape;
+  readonly size: number;
+  readonly edges: number;
+  readonly baton: ToolResult;
+  readonly ninja: ToolResult;
+  readonly snakemake: ToolResult;
+  /** Baton wall time / ninja wall time. */
+  readonly ratio: number | null;
+}
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+function parseOptions(argv: readonly string[]): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      sizes: { type: 'string' },
+      reps: { type: 'string', default: '3' },
+      parallelism: { type: 'string', default: '2' },
+      timeout: { type: 'string', default: '900' },
+      keep: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      cli: { type: 'string', default: DEFAULT_CLI },
+      rss: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(
+      'usage: node bench/run.ts [--quick] [--only wide,chain,layered] [--sizes 1000,10000]\n' +
+        '                         [--reps 3] [--parallelism 2] [--timeout SECONDS] [--keep] [--json]\n' +
+        '                         [--cli PATH] [--rss METHOD]\n' +
+        '  --quick        sizes 1000 only\n' +
+        '  --cli PATH     the Baton CLI to run (default src/cli/main.ts of this checkout)\n' +
+        '  --rss METHOD   gnu-time | proc-poll | none (default: gnu-time if /usr/bin/time is GNU time)\n' +
+        '  --keep         keep the temporary directories (flows, databases, build.ninja)\n' +
+        '  --json         print the results as JSON (always written to bench/out/latest.json)',
+    );
+    process.exit(0);
+  }
+  const shapes = (values.only ?? SHAPES.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of shapes) {
+    if (!(SHAPES as readonly string[]).includes(s)) {
+      usage(`--only: unknown shape "${s}" (known: ${SHAPES.join(', ')})`);
+    }
+  }
+  const sizes = (values.sizes ?? (values.quick ? '1000' : '1000,10000')).split(',').map((s) => {
+    const n = Number(s.trim().replace(/_/g, ''));
+    if (!Number.isInteger(n) || n < 1) usage(`--sizes: "${s}" is not a positive integer`);
+    return n;
+  });
+  return {
+    shapes: shapes as Shape[],
+    sizes,
+    reps: positiveInt('--reps', values.reps),
+    parallelism: positiveInt('--parallelism', values.parallelism),
+    timeoutMs: positiveInt('--timeout', values.timeout) * 1000,
+    keep: values.keep,
+    json: values.json,
+    cli: resolve(values.cli),
+    rss: values.rss === undefined ? null : rssOption(values.rss),
+  };
+}
+
+function rssOption(value: string): RssMethod {
+  if (value === 'gnu-time' || value === 'proc-poll' || value === 'none') return value;
+  usage(`--rss: "${value}" is not one of gnu-time, proc-poll, none`);
+}
+
+function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) usage(`${flag}: "${value}" is not a positive integer`);
+  return n;
+}
+
+function usage(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Tools
+
+function noCli(ctx: Context): string {
+  return `${ctx.opts.cli} does not exist (yet): no Baton CLI to benchmark`;
+}
+
+function onPath(name: string): string | null {
+  const r = spawnSync('/bin/sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function versionOf(command: string, args: readonly string[]): string | null {
+  const r = spawnSync(command, args, { encoding: 'utf8', timeout: 30_000 });
+  return r.status === 0 ? ((r.stdout || r.stderr).trim().split('\n')[0] ?? null) : null;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+function summarise(samples: readonly Sample[], size: number): ToolResult {
+  const wallMs = median(samples.map((s) => s.wallMs));
+  const rss = samples.map((s) => s.peakRssKb).filter((x): x is number => x !== null);
+  return {
+    status: 'ok',
+    wallMs,
+    msPerTask: wallMs / size,
+    peakRssKb: rss.length > 0 ? Math.max(...rss) : null,
+    samples,
+  };
+}
+
+interface Context {
+  readonly opts: Options;
+  readonly scratch: string;
+  readonly rss: RssMethod;
+  readonly ninja: string | null;
+  readonly snakemake: string | null;
+  readonly cliExists: boolean;
+}
+
+/** `baton run` on a fresh database per repetition. */
+async function runBaton(ctx: Context, dir: string, g: BenchGraph, rep: number): Promise<Sample> {
+  const repDir = join(dir, `baton-${rep}`);
+  mkdirSync(repDir, { recursive: true });
+  const flow = join(dir, 'flow.yaml');
+  return measure({
+    label: `baton run (${g.shape}, ${g.size} tasks, repetition ${rep + 1})`,
+    command: process.execPath,
+    args: [
+      ctx.opts.cli,
+      'run',
+      flow,
+      '--parallelism',
+      String(ctx.opts.parallelism),
+      '--db',
+      `sqlite:${join(repDir, 'baton.db')}`,
+    ],
+    cwd: repDir,
+    timeoutMs: ctx.opts.timeoutMs,
+    rss: ctx.rss,
+  });
+}
+
+/** `ninja -jP` in a fresh build directory per repetition. */
+async function runNinja(ctx: Context, dir: string, g: BenchGraph, rep: number): Promise<Sample> {
+  const repDir = join(dir, `ninja-${rep}`);
+  mkdirSync(repDir, { recursive: true });
+  writeFileSync(join(repDir, 'build.ninja'), toNinja(g));
+  return measure({
+    label: `ninja (${g.shape}, ${g.size} tasks, repetition ${rep + 1})`,
+    command: ctx.ninja!,
+    args: ['-C', repDir, '-j', String(ctx.opts.parallelism)],
+    cwd: repDir,
+    timeoutMs: ctx.opts.timeoutMs,
+    rss: 'none',
+  });
+}
+
+/** `snakemake --cores P` in a fresh directory per repetition. */
+async function runSnakemake(
+  ctx: Context,
+  dir: string,
+  g: BenchGraph,
+  rep: number,
+): Promise<Sample> {
+  const repDir = join(dir, `snakemake-${rep}`);
+  mkdirSync(repDir, { recursive: true });
+  writeFileSync(join(repDir, 'Snakefile'), toSnakefile(g));
+  return measure({
+    label: `snakemake (${g.shape}, ${g.size} tasks, repetition ${rep + 1})`,
+    command: ctx.snakemake!,
+    args: ['--snakefile', 'Snakefile', '--cores', String(ctx.opts.parallelism), '--quiet'],
+    cwd: repDir,
+    timeoutMs: ctx.opts.timeoutMs,
+    rss: 'none',
+  });
+}
+
+type Runner = (ctx: Context, dir: string, g: BenchGraph, rep: number) => Promise<Sample>;
+
+/** Runs one tool `reps` times; the first failure ends it (later ones would fail the same way). */
+async function repeat(
+  ctx: Context,
+  name: string,
+  runner: Runner,
+  dir: string,
+  g: BenchGraph,
+): Promise<ToolResult> {
+  const samples: Sample[] = [];
+  for (let rep = 0; rep < ctx.opts.reps; rep++) {
+    try {
+      const s = await runner(ctx, dir, g, rep);
+      samples.push(s);
+      progress(
+        `  ${name.padEnd(9)} #${rep + 1}: ${fmtMs(s.wallMs)}${s.peakRssKb !== null ? `, ${fmtKb(s.peakRssKb)}` : ''}`,
+      );
+    } catch (error) {
+      const note = error instanceof Error ? error.message : String(error);
+      progress(`  ${name.padEnd(9)} #${rep + 1}: FAILED\n${note}`);
+      return { status: 'error', note };
+    }
+  }
+  return summarise(samples, g.size);
+}
+
+async function benchGraph(ctx: Context, g: BenchGraph): Promise<GraphResult> {
+  const dir = join(ctx.scratch, `${g.shape}-${g.size}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'flow.yaml'), toFlowYaml(g));
+  progress(`${g.shape} ${g.size} tasks, ${g.edges} edges`);
+
+  const baton: ToolResult = ctx.cliExists
+    ? await repeat(ctx, 'baton', runBaton, dir, g)
+    : { status: 'error', note: noCli(ctx) };
+  const ninja: ToolResult = ctx.ninja
+    ? await repeat(ctx, 'ninja', runNinja, dir, g)
+    : { status: 'skipped', note: 'ninja is not on PATH (apt-get install ninja-build)' };
+  const snakemake: ToolResult = ctx.snakemake
+    ? await repeat(ctx, 'snakemake', runSnakemake, dir, g)
+    : { status: 'skipped', note: 'snakemake is not on PATH' };
+  const ratio = baton.wallMs !== undefined && ninja.wallMs ? baton.wallMs / ninja.wallMs : null;
+  if (!ctx.opts.keep) rmSync(dir, { recursive: true, force: true });
+  return { shape: g.shape, size: g.size, edges: g.edges, baton, ninja, snakemake, ratio };
+}
+
+/** `baton validate` on a 10,000-task layered flow (the shape with the most edges). */
+async function benchValidate(ctx: Context): Promise<ToolResult> {
+  const g = layered(VALIDATE_SIZE);
+  const dir = join(ctx.scratch, `validate-${g.size}`);
+  mkdirSync(dir, { recursive: true });
+  const flow = join(dir, 'flow.yaml');
+  writeFileSync(flow, toFlowYaml(g));
+  progress(`validate: ${g.shape} ${g.size} tasks, ${g.edges} edges`);
+  if (!ctx.cliExists) return { status: 'error', note: noCli(ctx) };
+  const result = await repeat(
+    ctx,
+    'validate',
+    (c, d, _g, rep) =>
+      measure({
+        label: `baton validate (${g.size} tasks, repetition ${rep + 1})`,
+        command: process.execPath,
+        args: [ctx.opts.cli, 'validate', flow],
+        cwd: d,
+        timeoutMs: c.opts.timeoutMs,
+        rss: c.rss,
+      }),
+    dir,
+    g,
+  );
+  if (!ctx.opts.keep) rmSync(dir, { recursive: true, force: true });
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+const fmtMs = (ms: number): string =>
+  ms >= 10_000
+    ? `${(ms / 1000).toFixed(1)} s`
+    : ms >= 1000
+      ? `${(ms / 1000).toFixed(2)} s`
+      : `${ms.toFixed(0)} ms`;
+const fmtKb = (kb: number): string => `${(kb / 1024).toFixed(0)} MiB`;
+
+function progress(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function cell(r: ToolResult, what: 'wall' | 'per' | 'rss'): string {
+  if (r.status !== 'ok') return r.status === 'error' ? 'error' : '-';
+  if (what === 'wall') return fmtMs(r.wallMs!);
+  if (what === 'per') return `${r.msPerTask!.toFixed(3)}`;
+  return r.peakRssKb != null ? fmtKb(r.peakRssKb) : 'n/a';
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const line = (r: readonly string[]) =>
+    r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ');
+  return [
+    line(rows[0]!),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.slice(1).map(line),
+  ].join('\n');
+}
+
+function render(report: Report): string {
+  const withSnake = report.results.some((r) => r.snakemake.status !== 'skipped');
+  const head = [
+    'flow',
+    'tasks',
+    'edges',
+    'baton',
+    'ms/task',
+    'baton RSS',
+    'ninja',
+    'ms/task',
+    'baton/ninja',
+  ];
+  if (withSnake) head.push('snakemake', 'ms/task');
+  const rows = report.results.map((r) => {
+    const row = [
+      r.shape,
+      r.size.toLocaleString('en-US'),
+      r.edges.toLocaleString('en-US'),
+      cell(r.baton, 'wall'),
+      cell(r.baton, 'per'),
+      cell(r.baton, 'rss'),
+      cell(r.ninja, 'wall'),
+      cell(r.ninja, 'per'),
+      r.ratio !== null ? `${r.ratio.toFixed(1)}x` : '-',
+    ];
+    if (withSnake) row.push(cell(r.snakemake, 'wall'), cell(r.snakemake, 'per'));
+    return row;
+  });
+  const m = report.meta;
+  const v = report.validate;
+  const out = [
+    `Baton benchmark: every task runs \`true\`; medians of ${m.reps} repetition(s); parallelism ${m.parallelism} (ninja -j${m.parallelism}).`,
+    `node ${m.node}, ninja ${m.ninja ?? 'not installed'}${m.snakemake ? `, snakemake ${m.snakemake}` : ''}; ${m.cpus} x ${m.cpu}`,
+    `baton RSS: ${m.rssMethod}`,
+    '',
+    table([head, ...rows]),
+    '',
+    `baton validate (${VALIDATE_SIZE.toLocaleString('en-US')}-task layered flow): ` +
+      (v.status === 'ok'
+        ? `${fmtMs(v.wallMs!)} median${v.peakRssKb != null ? `, peak RSS ${fmtKb(v.peakRssKb)}` : ''}`
+        : v.status),
+  ];
+  const notes = new Set<string>();
+  for (const r of report.results) {
+    for (const t of [r.ninja, r.snakemake])
+      if (t.status === 'skipped' && t.note) notes.add(`note: ${t.note}`);
+  }
+  out.push(...notes);
+  const errors = [
+    ...report.results.flatMap((r) =>
+      (['baton', 'ninja', 'snakemake'] as const)
+        .filter((t) => r[t].status === 'error')
+        .map((t) => `${t} on ${r.shape} ${r.size}:\n${r[t].note}`),
+    ),
+    ...(v.status === 'error' ? [`baton validate:\n${v.note}`] : []),
+  ];
+  const distinct = unique(errors);
+  if (distinct.length > 0) {
+    out.push(
+      '',
+      `ERRORS (${distinct.length} distinct; --keep keeps the directories named):`,
+      ...distinct,
+    );
+  }
+  return out.join('\n');
+}
+
+/** The same "CLI missing" error for every flow is said once. */
+function unique(errors: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = e.slice(e.indexOf(':\n') + 2);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+interface Report {
+  readonly meta: {
+    readonly date: string;
+    readonly node: string;
+    readonly ninja: string | null;
+    readonly snakemake: string | null;
+    readonly cpu: string;
+    readonly cpus: number;
+    readonly parallelism: number;
+    readonly reps: number;
+    readonly rssMethod: string;
+    readonly command: string;
+  };
+  readonly results: readonly GraphResult[];
+  readonly validate: ToolResult;
+}
+
+// ---------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const opts = parseOptions(process.argv.slice(2));
+  const scratch = mkdtempSync(join(tmpdir(), 'baton-bench-'));
+  // On 'exit', not in a finally: an interrupted benchmark (Ctrl-C) cleans up too.
+  if (!opts.keep) process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+  const ninja = onPath('ninja');
+  const snakemake = onPath('snakemake');
+  const ctx: Context = {
+    opts,
+    scratch,
+    rss: opts.rss ?? detectRssMethod(scratch),
+    ninja,
+    snakemake,
+    cliExists: existsSync(opts.cli),
+  };
+  if (!ninja) progress('note: ninja is not on PATH, skipping it (apt-get install ninja-build)');
+  if (!ctx.cliExists) progress(`note: ${noCli(ctx)}; only the other tools run`);
+
+  const results: GraphResult[] = [];
+  for (const size of opts.sizes) {
+    for (const shape of opts.shapes) results.push(await benchGraph(ctx, makeGraph(shape, size)));
+  }
+  const validate = await benchValidate(ctx);
+  const report: Report = {
+    meta: {
+      date: new Date().toISOString(),
+      node: process.version,
+      ninja: ninja ? versionOf(ninja, ['--version']) : null,
+      snakemake: snakemake ? versionOf(snakemake, ['--version']) : null,
+      cpu: cpus()[0]?.model.trim() ?? 'unknown',
+      cpus: cpus().length,
+      parallelism: opts.parallelism,
+      reps: opts.reps,
+      rssMethod: rssMethodNote(ctx.rss),
+      command: `node bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    },
+    results,
+    validate,
+  };
+  mkdirSync(dirname(OUT_FILE), { recursive: true });
+  writeFileSync(OUT_FILE, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(opts.json ? JSON.stringify(report, null, 2) : render(report));
+  progress(`written: ${OUT_FILE}${opts.keep ? `\nkept: ${scratch}` : ''}`);
+  const failed =
+    results.some((r) => r.baton.status === 'error' || r.ninja.status === 'error') ||
+    validate.status === 'error';
+  return failed ? 1 : 0;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,105 @@
+import { parseArgs } from 'node:util';
+import { UsageError } from '../spec/index.ts';
+
+/** One option of a command, as `node:util` parseArgs takes it, plus its help line. */
+export interface OptionDef {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  readonly multiple?: boolean;
+  readonly help: string;
+  readonly value?: string;
+}
+
+export interface CommandDef {
+  readonly name: string;
+  readonly usage: string;
+  readonly summary: string;
+  readonly options: Readonly<Record<string, OptionDef>>;
+  /** Extra text after the options (examples, exit codes). */
+  readonly details?: string;
+}
+
+/** Options every command that touches the database accepts. */
+export const DB_OPTION: Record<string, OptionDef> = {
+  db: {
+    type: 'string',
+    value: 'URL',
+    help: 'metadata database (default $BATON_DB, else sqlite:.baton/baton.db under the project root)',
+  },
+};
+export const JSON_OPTION: Record<string, OptionDef> = {
+  json: { type: 'boolean', help: 'print machine-readable JSON instead of text' },
+};
+
+/** Renders `--help` for a command. */
+export function helpText(def: CommandDef): string {
+  const rows = Object.entries({
+    ...def.options,
+    help: { type: 'boolean', short: 'h', help: 'show this help' } as OptionDef,
+  }).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`;
+    return `  ${flag.padEnd(28)} ${o.help}`;
+  });
+  return [
+    `Usage: ${def.usage}`,
+    '',
+    def.summary,
+    '',
+    'Options:',
+    ...rows,
+    ...(def.details ? ['', def.details] : []),
+  ].join('\n');
+}
+
+export type Parsed = {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+};
+
+/** Parses argv for a command; unknown flags are a UsageError naming the flag and the command. */
+export function parseCommand(def: CommandDef, argv: readonly string[]): Parsed | 'help' {
+  const options: Record<
+    string,
+    { type: 'string' | 'boolean'; short?: string; multiple?: boolean }
+  > = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const [k, o] of Object.entries(def.options)) {
+    options[k] = {
+      type: o.type,
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.multiple ? { multiple: true } : {}),
+    };
+  }
+  try {
+    const parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    if (parsed.values.help) return 'help';
+    return parsed as Parsed;
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new UsageError(`baton ${def.name}: ${msg} (see baton ${def.name} --help)`);
+  }
+}
+
+/** Parses repeated `-p key=value` flags. */
+export function parseKeyValues(
+  items: readonly string[] | undefined,
+  flag: string,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`${flag} expects key=value, got "${item}"`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+/** Parses a positive integer flag, or throws a UsageError naming it. */
+export function positiveInt(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`${flag} must be a positive integer, got "${String(value)}"`);
+  return n;
+}

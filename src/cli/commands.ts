@@ -1,0 +1,32 @@
+import type { CommandDef } from './args.ts';
+import { db, dbCommand } from './db.ts';
+import { init, initCommand } from './init.ts';
+import { logs, logsCommand } from './logs.ts';
+import { run, runCommand } from './run.ts';
+import { runs, runsCommand } from './runs.ts';
+import { show, showCommand } from './show.ts';
+import { validate, validateCommand } from './validate.ts';
+
+/** A command's implementation: returns the exit status. */
+export type Handler = (values: Record<string, unknown>, positionals: string[]) => Promise<number>;
+
+/** Every command, in the order `baton --help` lists them. */
+export const COMMANDS: [CommandDef, Handler][] = [
+  [initCommand, init],
+  [validateCommand, validate],
+  [runCommand, run],
+  [runsCommand, runs],
+  [showCommand, show],
+  [logsCommand, logs],
+  [dbCommand, db],
+];
+
+/** The top-level help text. */
+export const USAGE = `Usage: baton COMMAND [options]
+
+Baton runs flows (DAGs of tasks written as YAML) and records every step in a database.
+
+Commands:
+${COMMANDS.map(([d]) => `  ${d.name.padEnd(10)} ${d.summary.split('\n')[0]}`).join('\n')}
+
+Run "baton COMMAND --help" for a command's options.`;

@@ -1,0 +1,240 @@
+import { relative } from 'node:path';
+import {
+  createLocalExecutor,
+  createSequentialExecutor,
+  type Executor,
+  withTimeouts,
+} from '../executors/index.ts';
+import { createRun, driveRun, saveFlow } from '../scheduler/index.ts';
+import {
+  type FlowSpec,
+  formatDuration,
+  NotFoundError,
+  resolveParams,
+  UsageError,
+} from '../spec/index.ts';
+import type { Run, Store, TaskRun } from '../store/index.ts';
+import { type CommandDef, DB_OPTION, JSON_OPTION, parseKeyValues, positiveInt } from './args.ts';
+import { findFlow } from './flow-files.ts';
+import { paintState, table, taskLabel } from './format.ts';
+import { ProgressView } from './progress.ts';
+import { findProject, openProjectStore, type Project } from './project.ts';
+
+export const runCommand: CommandDef = {
+  name: 'run',
+  usage:
+    'baton run FLOW|FILE [-p key=value]… [--parallelism N] [--executor local|sequential] | baton run --resume RUN',
+  summary:
+    'Runs one flow to completion in this process and records everything in the database.\n' +
+    'Ctrl-C cancels the run cleanly: running tasks are killed and recorded as cancelled.\n' +
+    'If this process dies, its tasks keep running; --resume RUN adopts them and finishes the run.',
+  options: {
+    param: {
+      type: 'string',
+      short: 'p',
+      multiple: true,
+      value: 'K=V',
+      help: 'set a flow parameter (repeatable)',
+    },
+    parallelism: {
+      type: 'string',
+      value: 'N',
+      help: 'most tasks at once (default: number of CPUs)',
+    },
+    executor: { type: 'string', value: 'NAME', help: 'local (default) or sequential' },
+    resume: {
+      type: 'string',
+      value: 'RUN',
+      help: 'continue a run an earlier process left unfinished',
+    },
+    quiet: { type: 'boolean', short: 'q', help: 'print only the final summary' },
+    ...DB_OPTION,
+    ...JSON_OPTION,
+  },
+  details: 'Exit status: 0 the run succeeded, 1 it failed, 2 bad input, 130 cancelled.',
+};
+
+function makeExecutor(name: string, slots: number | undefined): Executor {
+  if (name === 'local')
+    return withTimeouts(createLocalExecutor(slots !== undefined ? { slots } : {}));
+  if (name === 'sequential') return withTimeouts(createSequentialExecutor({}));
+  if (name === 'kubernetes' || name === 'worker') {
+    throw new UsageError(
+      `--executor ${name} is not available yet in this build (use local or sequential)`,
+    );
+  }
+  throw new UsageError(`--executor must be local or sequential, got "${name}"`);
+}
+
+/** `baton run`: one run to completion in this process. */
+export async function run(values: Record<string, unknown>, positionals: string[]): Promise<number> {
+  const project = findProject(process.cwd(), values.db as string | undefined);
+  const json = Boolean(values.json);
+  const slots = positiveInt(values.parallelism, '--parallelism');
+  const resumeId = values.resume as string | undefined;
+  if (resumeId && positionals.length > 0)
+    throw new UsageError('--resume takes a run id and no FLOW');
+  if (!resumeId && positionals.length !== 1)
+    throw new UsageError('baton run needs exactly one FLOW or FILE (see baton run --help)');
+  const executorName = String(values.executor ?? 'local');
+  const executor = makeExecutor(executorName, slots);
+
+  let store: Store | undefined;
+  try {
+    // Load and check everything the user gave before touching the database.
+    const loaded = resumeId ? undefined : await findFlow(project, positionals[0] as string);
+    const params = loaded
+      ? resolveParams(loaded.spec, parseKeyValues(values.param as string[] | undefined, '-p'))
+      : {};
+    store = await openProjectStore(project);
+
+    let runRow: Run;
+    let spec: FlowSpec;
+    if (loaded) {
+      const version = await saveFlow(store, loaded);
+      runRow = await createRun(store, {
+        version,
+        params,
+        baseDir: loaded.baseDir,
+        trigger: 'manual',
+      });
+      spec = loaded.spec;
+    } else {
+      const found = await store.getRun(resumeId as string);
+      if (!found)
+        throw new NotFoundError(`no run "${resumeId}" in ${store.url} (see baton runs)`, {
+          run: resumeId,
+        });
+      if (found.state !== 'queued' && found.state !== 'running') {
+        throw new UsageError(`run ${found.id} already ended (${found.state}); nothing to resume`);
+      }
+      const version = await store.getFlowVersion(found.flowVersionId);
+      if (!version)
+        throw new NotFoundError(
+          `flow version ${found.flowVersionId} of run ${found.id} is missing`,
+        );
+      runRow = found;
+      spec = version.spec;
+      await store.addEvent(found.id, 'resumed', { pid: process.pid }, Date.now());
+    }
+
+    const view = new ProgressView(process.stderr, spec.tasks.length, Boolean(values.quiet) || json);
+    if (!json) {
+      process.stderr.write(
+        `${resumeId ? 'Resuming' : 'Running'} ${spec.flow} as run ${runRow.id} (${spec.tasks.length} tasks, ${executorName} executor)\n`,
+      );
+    }
+    const abort = new AbortController();
+    let interrupts = 0;
+    const onSigint = () => {
+      interrupts++;
+      if (interrupts === 1) {
+        process.stderr.write(
+          '\nCancelling: killing running tasks (Ctrl-C again to leave them running and exit)\n',
+        );
+        abort.abort();
+      } else {
+        process.stderr.write(`\nLeaving. Resume with: baton run --resume ${runRow.id}\n`);
+        process.exit(130);
+      }
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    const started = Date.now();
+    const { state } = await driveRun({
+      store,
+      executor,
+      run: runRow,
+      spec,
+      ...(slots !== undefined ? { parallelism: slots } : {}),
+      runsDir: project.runsDir,
+      onProgress: (p) => view.update(p),
+      signal: abort.signal,
+      onController: (c) => {
+        view.running = () => c.inFlight;
+      },
+    });
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+
+    const taskRuns = await store.listTaskRuns(runRow.id);
+    if (json) {
+      process.stdout.write(
+        `${JSON.stringify(summaryJson(runRow, state, taskRuns, project), null, 2)}\n`,
+      );
+    } else {
+      process.stdout.write(
+        `${summaryText(runRow, state, taskRuns, project, Date.now() - started, store.url)}\n`,
+      );
+    }
+    return state === 'success' ? 0 : state === 'cancelled' ? 130 : 1;
+  } finally {
+    await executor.close();
+    await store?.close();
+  }
+}
+
+function latestAttempts(taskRuns: readonly TaskRun[]): TaskRun[] {
+  const latest = new Map<string, TaskRun>();
+  for (const t of taskRuns) {
+    const key = `${t.taskId}\u0000${t.mapIndex}`;
+    const prev = latest.get(key);
+    if (!prev || prev.attempt < t.attempt) latest.set(key, t);
+  }
+  return [...latest.values()].sort((a, b) => a.id - b.id);
+}
+
+function summaryJson(run: Run, state: string, taskRuns: readonly TaskRun[], project: Project) {
+  return {
+    run: run.id,
+    flow: run.flow,
+    state,
+    tasks: latestAttempts(taskRuns)
+      .filter((t) => t.mapIndex < 0)
+      .map((t) => ({
+        task: t.taskId,
+        state: t.state,
+        attempt: t.attempt,
+        outputs: t.outputs,
+        message: t.message,
+      })),
+    logs: relative(process.cwd(), `${project.runsDir}/${run.id}`) || '.',
+  };
+}
+
+function summaryText(
+  run: Run,
+  state: string,
+  taskRuns: readonly TaskRun[],
+  project: Project,
+  ms: number,
+  dbUrl: string,
+): string {
+  const tty = Boolean(process.stdout.isTTY);
+  const latest = latestAttempts(taskRuns).filter((t) => t.mapIndex < 0);
+  const lines: string[] = [];
+  lines.push(`Run ${run.id} ${paintState(state, tty)} in ${formatDuration(ms)}`);
+  if (latest.length <= 50) {
+    const rows = latest.map((t) => {
+      const attempts = t.attempt > 1 ? `${t.attempt}` : '';
+      const out = t.outputs ? JSON.stringify(t.outputs) : (t.message ?? '');
+      return [
+        taskLabel(t.taskId, t.mapIndex),
+        paintState(t.state, tty),
+        attempts,
+        out.length > 90 ? `${out.slice(0, 87)}...` : out,
+      ];
+    });
+    lines.push('', table(['TASK', 'STATE', 'ATTEMPTS', 'OUTPUT / MESSAGE'], rows));
+  } else {
+    const counts = new Map<string, number>();
+    for (const t of latest) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
+    lines.push([...counts].map(([s, n]) => `${n} ${s}`).join(', '));
+  }
+  lines.push(
+    '',
+    `Run record: ${dbUrl}  (baton show ${run.id})`,
+    `Task logs:  ${relative(process.cwd(), `${project.runsDir}/${run.id}`)}/  (baton logs ${run.id} TASK)`,
+  );
+  return lines.join('\n');
+}

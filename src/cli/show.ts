@@ -1,0 +1,80 @@
+import { NotFoundError } from '../spec/index.ts';
+import { type CommandDef, DB_OPTION, JSON_OPTION } from './args.ts';
+import { paintState, span, table, taskLabel, when } from './format.ts';
+import { findProject, openProjectStore } from './project.ts';
+
+export const showCommand: CommandDef = {
+  name: 'show',
+  usage: 'baton show RUN [--json] [--events]',
+  summary: 'Shows one run: its parameters, every task run and attempt, outputs and failures.',
+  options: {
+    events: { type: 'boolean', help: 'also list every recorded transition' },
+    ...DB_OPTION,
+    ...JSON_OPTION,
+  },
+};
+
+/** `baton show RUN`. */
+export async function show(
+  values: Record<string, unknown>,
+  positionals: string[],
+): Promise<number> {
+  const id = positionals[0];
+  const store = await openProjectStore(findProject(process.cwd(), values.db as string | undefined));
+  try {
+    const run = id === undefined ? undefined : await store.getRun(id);
+    if (!run)
+      throw new NotFoundError(`no run "${id ?? ''}" in ${store.url} (see baton runs)`, { run: id });
+    const taskRuns = await store.listTaskRuns(run.id);
+    const version = await store.getFlowVersion(run.flowVersionId);
+    const events = values.events || values.json ? await store.listEvents(run.id) : [];
+    if (values.json) {
+      process.stdout.write(
+        `${JSON.stringify({ run, flowVersion: version && { id: version.id, version: version.version, sourcePath: version.sourcePath }, taskRuns, events }, null, 2)}\n`,
+      );
+      return 0;
+    }
+    const tty = Boolean(process.stdout.isTTY);
+    const out: string[] = [
+      `Run       ${run.id}`,
+      `Flow      ${run.flow} (version ${version?.version ?? '?'}, ${version?.sourcePath ?? 'source unknown'})`,
+      `State     ${paintState(run.state, tty)}`,
+      `Trigger   ${run.trigger}`,
+      `Logical   ${new Date(run.logicalDate).toISOString()}`,
+      `Started   ${when(run.startedAt)}   Ended ${when(run.endedAt)}   Took ${span(run.startedAt, run.endedAt)}`,
+      `Params    ${JSON.stringify(run.params)}`,
+      '',
+    ];
+    const rows = taskRuns.map((t) => {
+      const detail =
+        t.state === 'success' ? (t.outputs ? JSON.stringify(t.outputs) : '') : (t.message ?? '');
+      const res = t.resolved as { resources?: { cpu?: number; memoryBytes?: number } } | null;
+      const resources =
+        res?.resources && (res.resources.cpu || res.resources.memoryBytes)
+          ? ` [cpu ${res.resources.cpu ?? '-'}, memory ${res.resources.memoryBytes ?? '-'}]`
+          : '';
+      return [
+        taskLabel(t.taskId, t.mapIndex),
+        String(t.attempt),
+        paintState(t.state, tty),
+        span(t.startedAt, t.endedAt),
+        t.exitCode === null ? '' : String(t.exitCode),
+        (detail.length > 100 ? `${detail.slice(0, 97)}...` : detail) + resources,
+      ];
+    });
+    out.push(table(['TASK', 'TRY', 'STATE', 'TOOK', 'EXIT', 'OUTPUT / MESSAGE'], rows));
+    if (values.events) {
+      out.push('', 'Events:');
+      for (const e of events) {
+        const t = e.taskRunId === null ? '' : `task run ${e.taskRunId} `;
+        out.push(
+          `  ${when(e.at)} ${t}${e.kind}${e.from ? ` ${e.from} -> ${e.to}` : ''}${e.detail ? ` ${JSON.stringify(e.detail)}` : ''}`,
+        );
+      }
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * One launcher process (`launcher.sh`): a long-lived bash that starts one task at a time
+ * and stays its parent, so it can write the exit file even after Node is gone.
+ *
+ * Protocol (pipes; Node writes stdin, reads stdout):
+ * - Node → launcher: `<8 hex digits: length><record>`, the record being bash assignments
+ *   `i=<taskRunId> d=<attemptDir> l=<logPath> w=<workdir> k=<token> c=<snippet>`, every
+ *   value quoted by `shellQuote` (printable ASCII only). The launcher `eval`s it, `cd`s,
+ *   opens the log with O_APPEND and forks the task as its own process group; the task's
+ *   subshell `eval`s the snippet (`export …; exec …`).
+ * - launcher → Node, one line each: `S <id> <launcherPid> <taskPid>` after writing the pid
+ *   file; `F <id> <status>` after the task's group is killed and the exit file written;
+ *   `E <id> cd|log` when the workdir or the log could not be opened (exit file `E …`).
+ * - EOF on stdin: the launcher finishes the task in hand, then exits.
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Where the bash side of the protocol lives. */
+export const launcherScript = fileURLToPath(new URL('./launcher.sh', import.meta.url));
+
+/** What a launcher reports; `exited` comes once, when the process is gone. */
+export interface LauncherReports {
+  started(taskRunId: number, launcherPid: number, taskPid: number): void;
+  finished(taskRunId: number, status: number): void;
+  launchFailed(taskRunId: number, what: 'cd' | 'log'): void;
+  exited(launcher: Launcher): void;
+}
+
+/** Encodes one record: 8 hex digits of byte length (the body is ASCII), then the body. */
+export function encodeRecord(body: string): string {
+  return body.length.toString(16).padStart(8, '0') + body;
+}
+
+/** A running launcher.sh and the task it is busy with (null when idle). */
+export class Launcher {
+  readonly #child: ChildProcess;
+  readonly #reports: LauncherReports;
+  #pending = '';
+  #exited = false;
+  /** The task run it was last handed; null when idle. Owned by the executor. */
+  busyWith: number | null = null;
+
+  /**
+   * Starts `bash launcher.sh` in a session of its own (`detached`), so Ctrl-C on the
+   * terminal reaches neither it nor its tasks: the scheduler cancels tasks itself.
+   */
+  constructor(env: NodeJS.ProcessEnv, reports: LauncherReports) {
+    this.#reports = reports;
+    this.#child = spawn('bash', [launcherScript], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      detached: true,
+      env,
+    });
+    this.#child.stdout?.setEncoding('latin1');
+    this.#child.stdout?.on('data', (chunk: string) => this.#onData(chunk));
+    // A write after the launcher died fails with EPIPE; its exit is reported below.
+    this.#child.stdin?.on('error', () => {});
+    this.#child.on('error', () => this.#onExit());
+    this.#child.on('close', () => this.#onExit());
+  }
+
+  /** The launcher's pid (0 if bash could not be started). */
+  get pid(): number {
+    return this.#child.pid ?? 0;
+  }
+
+  get alive(): boolean {
+    return !this.#exited;
+  }
+
+  /** Hands over one encoded record. */
+  send(record: string): void {
+    this.#child.stdin?.write(record);
+  }
+
+  /**
+   * Detaches without stopping anything: EOF tells the launcher to exit after its task,
+   * and Node no longer waits for it or reads its reports (they fail with EPIPE, ignored).
+   */
+  detach(): void {
+    this.#exited = true;
+    this.#child.removeAllListeners('close');
+    this.#child.stdout?.removeAllListeners('data');
+    this.#child.stdin?.end();
+    this.#child.stdout?.destroy();
+    this.#child.unref();
+  }
+
+  #onData(chunk: string): void {
+    const text = this.#pending + chunk;
+    let from = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
+      this.#onLine(text.slice(from, nl));
+      from = nl + 1;
+    }
+    this.#pending = text.slice(from);
+  }
+
+  #onLine(line: string): void {
+    const [kind, id, a, b] = line.split(' ');
+    const taskRunId = Number(id);
+    if (kind === 'S') this.#reports.started(taskRunId, Number(a), Number(b));
+    else if (kind === 'F') this.#reports.finished(taskRunId, Number(a));
+    else if (kind === 'E') this.#reports.launchFailed(taskRunId, a === 'cd' ? 'cd' : 'log');
+  }
+
+  #onExit(): void {
+    if (this.#exited) return;
+    this.#exited = true;
+    this.#reports.exited(this);
+  }
+}

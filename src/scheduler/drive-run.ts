@@ -1,0 +1,86 @@
+import type { Executor, ResolvedTask } from '../executors/index.ts';
+import type { FlowSpec } from '../spec/index.ts';
+import type { Run, RunState, Store } from '../store/index.ts';
+import { RunController, type RunProgress } from './run-controller.ts';
+
+export interface DriveRunOptions {
+  readonly store: Store;
+  readonly executor: Executor;
+  readonly run: Run;
+  readonly spec: FlowSpec;
+  /** Most attempts at once; default the executor's slots. */
+  readonly parallelism?: number;
+  readonly runsDir: string;
+  readonly onProgress?: (p: RunProgress) => void;
+  /** Aborting cancels the run (running attempts are killed and recorded as cancelled). */
+  readonly signal?: AbortSignal;
+  /** Called once the controller exists (e.g. to show how many attempts are running). */
+  readonly onController?: (c: RunController) => void;
+}
+
+/**
+ * Runs one run to its end in this process with one executor: rebuilds state from the
+ * store (so it also resumes a run an earlier process left), adopts attempts still marked
+ * running, and feeds executor events to the controller. Resolves with the final state.
+ */
+export async function driveRun(
+  opts: DriveRunOptions,
+): Promise<{ state: RunState; controller: RunController }> {
+  const { store, executor, run } = opts;
+  const slots = executor.capacity().totalSlots;
+  const controller = new RunController(run, opts.spec, {
+    store,
+    launcher: executor,
+    parallelism: Math.max(1, Math.min(opts.parallelism ?? slots, slots)),
+    runsDir: opts.runsDir,
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  const latestAssets: Record<string, Record<string, unknown>> = {};
+  for (const a of await store.listAssetEvents()) latestAssets[a.asset] = { ...a.metadata };
+  controller.seedAssets(latestAssets);
+  opts.onController?.(controller);
+
+  const iterator = executor.events()[Symbol.asyncIterator]();
+  let stopped = false;
+  const pump = (async () => {
+    while (!stopped) {
+      const next = await iterator.next();
+      if (next.done) break;
+      controller.onExecutorEvent(next.value);
+    }
+  })();
+
+  const onAbort = () => controller.cancel();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const rows = await store.listTaskRuns(run.id);
+    const running = await controller.start(rows);
+    if (opts.signal?.aborted) controller.cancel();
+    if (running.length > 0) {
+      const found = await executor.adopt(
+        running.map((r) => ({
+          taskRunId: r.id,
+          handle: r.handle,
+          task: r.resolved as unknown as ResolvedTask,
+        })),
+      );
+      for (const a of found) {
+        if (a.status === 'finished')
+          controller.onAdopted(a.taskRunId, 'finished', a.exitCode, undefined, a.signal);
+        else if (a.status === 'lost') controller.onAdopted(a.taskRunId, 'lost', null, a.message);
+      }
+      await store.addEvent(
+        run.id,
+        'adopted',
+        { running: found.filter((a) => a.status === 'running').length, found: found.length },
+        Date.now(),
+      );
+    }
+    const state = await Promise.race([controller.done, pump.then(() => controller.done)]);
+    return { state, controller };
+  } finally {
+    stopped = true;
+    opts.signal?.removeEventListener('abort', onAbort);
+    void iterator.return?.();
+  }
+}

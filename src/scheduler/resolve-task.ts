@@ -1,0 +1,195 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import type { ResolvedTask } from '../executors/index.ts';
+import {
+  type ExprContext,
+  ExpressionError,
+  evaluateExpression,
+  evaluateTemplate,
+  hasTemplate,
+  renderShell,
+  renderText,
+  type TaskSpec,
+} from '../spec/index.ts';
+
+/** The run-wide facts every task of a run resolves against. */
+export interface RunFacts {
+  readonly runId: string;
+  readonly flow: string;
+  readonly logicalDate: number;
+  readonly trigger: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly baseDir: string;
+}
+
+/** One unit of work to resolve: a task, or one item of a mapped task. */
+export interface UnitRef {
+  readonly taskRunId: number;
+  readonly mapIndex: number;
+  readonly attempt: number;
+  readonly item?: unknown;
+  readonly attemptDir: string;
+  readonly logPath: string;
+}
+
+/** The expression context of a run, before any task-specific part (item, attempt). */
+export function runContext(
+  facts: RunFacts,
+  tasks: ExprContext['tasks'],
+  assets: ExprContext['assets'],
+): ExprContext {
+  const iso = new Date(facts.logicalDate).toISOString();
+  return {
+    params: facts.params,
+    run: {
+      id: facts.runId,
+      flow: facts.flow,
+      logical_date: iso,
+      date: iso.slice(0, 10),
+      trigger: facts.trigger,
+    },
+    tasks,
+    assets,
+  };
+}
+
+function where(task: TaskSpec, field: string, e: unknown): ExpressionError {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new ExpressionError(
+    `task "${task.id}": ${field}: ${msg}`,
+    { task: task.id, field },
+    { cause: e },
+  );
+}
+
+function numberOf(
+  task: TaskSpec,
+  field: string,
+  v: number | string | undefined,
+  ctx: ExprContext,
+): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'number') return v;
+  let value: unknown;
+  try {
+    value = evaluateTemplate(v, ctx);
+  } catch (e) {
+    throw where(task, field, e);
+  }
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) {
+    throw where(
+      task,
+      field,
+      new Error(`must evaluate to a positive number, got ${JSON.stringify(value)}`),
+    );
+  }
+  return n;
+}
+
+/** Evaluates a task's `if`; absent means run. */
+export function evaluateIf(task: TaskSpec, ctx: ExprContext): boolean {
+  if (task.if === undefined) return true;
+  let value: unknown;
+  try {
+    value = evaluateExpression(task.if, ctx);
+  } catch (e) {
+    throw where(task, 'if', e);
+  }
+  if (typeof value !== 'boolean')
+    throw where(task, 'if', new Error(`must be true or false, got ${JSON.stringify(value)}`));
+  return value;
+}
+
+/** Evaluates a task's `map` to the list of items to fan out over. */
+export function evaluateMap(task: TaskSpec, ctx: ExprContext): unknown[] {
+  if (task.map === undefined) return [];
+  if (Array.isArray(task.map)) return [...task.map];
+  let value: unknown;
+  try {
+    value = evaluateExpression(task.map as string, ctx);
+  } catch (e) {
+    throw where(task, 'map', e);
+  }
+  if (!Array.isArray(value))
+    throw where(task, 'map', new Error(`must be a list, got ${JSON.stringify(value)}`));
+  return value;
+}
+
+/**
+ * Turns a task of the flow into what an executor runs: templates rendered (shell values
+ * quoted for their context), the task contract's environment set, paths made absolute.
+ * Throws ExpressionError naming the task and field when a template cannot be evaluated.
+ */
+export function resolveTask(
+  task: TaskSpec,
+  facts: RunFacts,
+  unit: UnitRef,
+  base: ExprContext,
+): ResolvedTask {
+  const ctx: ExprContext =
+    unit.mapIndex >= 0
+      ? { ...base, item: unit.item, index: unit.mapIndex, attempt: unit.attempt }
+      : { ...base, attempt: unit.attempt };
+  const text = (field: string, t: string): string => {
+    if (!hasTemplate(t)) return t;
+    try {
+      return renderText(t, ctx);
+    } catch (e) {
+      throw where(task, field, e);
+    }
+  };
+
+  let command: ResolvedTask['command'];
+  if (task.run.kind === 'shell') {
+    let script = task.run.script;
+    if (hasTemplate(script)) {
+      try {
+        script = renderShell(script, ctx);
+      } catch (e) {
+        throw where(task, 'run', e);
+      }
+    }
+    command = { kind: 'shell', script };
+  } else {
+    command = { kind: 'argv', argv: task.run.argv.map((a, i) => text(`run[${i}]`, a)) };
+  }
+
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(task.env)) env[k] = text(`env.${k}`, v);
+  env.BATON_RUN_ID = facts.runId;
+  env.BATON_FLOW = facts.flow;
+  env.BATON_TASK = task.id;
+  env.BATON_ATTEMPT = String(unit.attempt);
+  env.BATON_LOGICAL_DATE = new Date(facts.logicalDate).toISOString();
+  env.BATON_PARAMS = JSON.stringify(facts.params);
+  env.BATON_OUTPUT = join(unit.attemptDir, 'output');
+  if (unit.mapIndex >= 0) {
+    env.BATON_ITEM = JSON.stringify(unit.item ?? null);
+    env.BATON_MAP_INDEX = String(unit.mapIndex);
+  }
+
+  const dir = task.workdir === undefined ? facts.baseDir : text('workdir', task.workdir);
+  const workdir = isAbsolute(dir) ? dir : resolve(facts.baseDir, dir);
+  const cpu = numberOf(task, 'resources.cpu', task.resources.cpu, ctx);
+  const memoryBytes = numberOf(task, 'resources.memory', task.resources.memory, ctx);
+
+  return {
+    taskRunId: unit.taskRunId,
+    runId: facts.runId,
+    flow: facts.flow,
+    taskId: task.id,
+    mapIndex: unit.mapIndex,
+    attempt: unit.attempt,
+    command,
+    env,
+    workdir,
+    attemptDir: unit.attemptDir,
+    logPath: unit.logPath,
+    ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
+    resources: {
+      ...(cpu !== undefined ? { cpu } : {}),
+      ...(memoryBytes !== undefined ? { memoryBytes: Math.round(memoryBytes) } : {}),
+    },
+    ...(task.image !== undefined ? { image: task.image } : {}),
+  };
+}

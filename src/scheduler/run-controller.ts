@@ -1,0 +1,794 @@
+import { mkdirSync } from 'node:fs';
+import type { ExecutorEvent, FinishReason, ResolvedTask } from '../executors/index.ts';
+import type { ExprContext, FlowSpec, TaskSpec } from '../spec/index.ts';
+import {
+  attemptDir,
+  type FailureReason,
+  type Run,
+  type RunState,
+  type Store,
+  type TaskRun,
+  type TaskRunPatch,
+  type TaskRunWrite,
+  type TaskState,
+} from '../store/index.ts';
+import { readTaskOutput } from './output-file.ts';
+import { ReadyQueue } from './ready-queue.ts';
+import { evaluateIf, evaluateMap, type RunFacts, resolveTask, runContext } from './resolve-task.ts';
+import { decide, type TriggerDecision } from './trigger-rules.ts';
+
+/** States after which a task (or map item) never changes again; `up_for_retry` is not one. */
+const FINAL: ReadonlySet<TaskState> = new Set([
+  'success',
+  'failed',
+  'skipped',
+  'upstream_failed',
+  'cancelled',
+]);
+
+/** One thing an executor runs: an unmapped task, or one item of a mapped task. */
+interface Unit {
+  readonly node: TaskNode;
+  readonly mapIndex: number;
+  readonly priority: number;
+  readonly order: number;
+  rowId: number;
+  attempt: number;
+  state: TaskState;
+  item?: unknown;
+  outputs: Record<string, unknown> | null;
+  retryAt?: number | null;
+  retryTimer?: NodeJS.Timeout | undefined;
+}
+
+/** A task of the flow, with the counters that make readiness O(edges). */
+interface TaskNode {
+  readonly spec: TaskSpec;
+  readonly order: number;
+  readonly upstream: TaskNode[];
+  readonly downstream: TaskNode[];
+  /** Parent row: the unit's row for an unmapped task, the map's index -1 row otherwise. */
+  rowId: number;
+  state: TaskState;
+  tally: { success: number; failed: number; skipped: number; cancelled: number };
+  unit?: Unit;
+  children?: Unit[];
+  childrenLeft: number;
+  running: number;
+  parked: Unit[];
+}
+
+/** What the controller tells whoever shows progress. */
+export type RunProgress =
+  | {
+      readonly type: 'task';
+      readonly taskId: string;
+      readonly mapIndex: number;
+      readonly attempt: number;
+      readonly state: TaskState;
+      readonly message?: string | null;
+      readonly retryAt?: number;
+    }
+  | { readonly type: 'run'; readonly state: RunState };
+
+export interface RunControllerOptions {
+  readonly store: Store;
+  /** Starts and stops attempts; the controller is told their events via `onExecutorEvent`. */
+  readonly launcher: {
+    launch(task: ResolvedTask): Promise<void>;
+    cancel(taskRunId: number, reason: 'timeout' | 'cancelled'): Promise<void>;
+  };
+  /** Most attempts running at once for this run. */
+  readonly parallelism: number;
+  /** Root of the attempt directories (`.baton/runs`). */
+  readonly runsDir: string;
+  readonly onProgress?: (p: RunProgress) => void;
+  readonly now?: () => number;
+}
+
+/** A batch write found the database in a state this controller did not expect. */
+export class LostOwnershipError extends Error {}
+
+/**
+ * Drives one run to its end. In-memory state is rebuilt from the store's rows (so a new
+ * process resumes where an old one died), every transition is written as one
+ * compare-and-set in a batch, and an attempt is launched only after its
+ * `queued → running` has committed. The cost of a finished task is proportional to its
+ * downstream edges: no step scans all tasks.
+ */
+export class RunController {
+  readonly run: Run;
+  readonly #opts: RunControllerOptions;
+  readonly #now: () => number;
+  readonly #facts: RunFacts;
+  readonly #nodes: TaskNode[] = [];
+  readonly #byId = new Map<string, TaskNode>();
+  readonly #units = new Map<number, Unit>();
+  readonly #ready = new ReadyQueue<Unit>();
+  readonly #tasksCtx: Record<string, { outputs: unknown }> = {};
+  readonly #assetsCtx: Record<string, Record<string, unknown>> = {};
+  #base: ExprContext;
+  #writes: TaskRunWrite[] = [];
+  #after: (((applied: boolean, id: number) => void) | undefined)[] = [];
+  #finalNodes = 0;
+  #inFlight = 0;
+  #ticking = false;
+  #again = false;
+  #cancelling = false;
+  #finished = false;
+  #failure: Error | undefined;
+  #resolveDone!: (s: RunState) => void;
+  #rejectDone!: (e: Error) => void;
+  /** Settles with the run's final state once every task is final and recorded. */
+  readonly done: Promise<RunState>;
+
+  constructor(run: Run, spec: FlowSpec, opts: RunControllerOptions) {
+    this.run = run;
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#facts = {
+      runId: run.id,
+      flow: run.flow,
+      logicalDate: run.logicalDate,
+      trigger: run.trigger,
+      params: run.params,
+      baseDir: run.baseDir,
+    };
+    this.#base = runContext(this.#facts, this.#tasksCtx, this.#assetsCtx);
+    this.done = new Promise((res, rej) => {
+      this.#resolveDone = res;
+      this.#rejectDone = rej;
+    });
+    spec.tasks.forEach((t, order) => {
+      const node: TaskNode = {
+        spec: t,
+        order,
+        upstream: [],
+        downstream: [],
+        rowId: 0,
+        state: 'pending',
+        tally: { success: 0, failed: 0, skipped: 0, cancelled: 0 },
+        childrenLeft: 0,
+        running: 0,
+        parked: [],
+      };
+      this.#nodes.push(node);
+      this.#byId.set(t.id, node);
+    });
+    for (const node of this.#nodes) {
+      for (const up of node.spec.needs) {
+        const u = this.#byId.get(up);
+        if (u) {
+          node.upstream.push(u);
+          u.downstream.push(node);
+        }
+      }
+    }
+  }
+
+  /** Latest metadata per asset known when the run starts, so `assets.<key>` works. */
+  seedAssets(latest: Readonly<Record<string, Record<string, unknown>>>): void {
+    Object.assign(this.#assetsCtx, latest);
+  }
+
+  /**
+   * Rebuilds state from the run's task-run rows and starts driving it. Returns the task
+   * runs found `running`: the caller asks the executor to adopt them and reports back
+   * through `onExecutorEvent` / `onAdopted`.
+   */
+  async start(rows: readonly TaskRun[]): Promise<TaskRun[]> {
+    if (this.run.state === 'queued')
+      await this.#opts.store.moveRun(this.run.id, 'queued', 'running', this.#now());
+    const latest = new Map<string, TaskRun>();
+    for (const r of rows) {
+      const key = `${r.taskId}\u0000${r.mapIndex}`;
+      const prev = latest.get(key);
+      if (!prev || prev.attempt < r.attempt) latest.set(key, r);
+    }
+    const running: TaskRun[] = [];
+    const waiting: Unit[] = [];
+    for (const node of this.#nodes) {
+      const parent = latest.get(`${node.spec.id}\u0000-1`);
+      if (!parent) throw new Error(`run ${this.run.id} has no row for task "${node.spec.id}"`);
+      node.rowId = parent.id;
+      node.state = parent.state;
+      if (node.spec.map === undefined) {
+        const unit = this.#unit(node, -1, parent);
+        node.unit = unit;
+        if (unit.state === 'running') {
+          running.push(parent);
+          node.running++;
+        } else waiting.push(unit);
+        if (unit.state === 'success') this.#setOutputs(node);
+      } else {
+        node.children = [];
+        for (const r of latest.values()) {
+          if (r.taskId !== node.spec.id || r.mapIndex < 0) continue;
+          const unit = this.#unit(node, r.mapIndex, r);
+          unit.item = (r.resolved as { item?: unknown } | null)?.item;
+          node.children[r.mapIndex] = unit;
+          if (unit.state === 'running') {
+            running.push(r);
+            node.running++;
+          } else waiting.push(unit);
+          if (!FINAL.has(unit.state)) node.childrenLeft++;
+        }
+        if (node.state === 'success' || node.state === 'running') this.#setOutputs(node);
+      }
+    }
+    // Counters: each node learns the final states of its upstreams once.
+    for (const node of this.#nodes) {
+      if (FINAL.has(node.state)) {
+        this.#finalNodes++;
+        for (const d of node.downstream) this.#count(d, node.state);
+      }
+    }
+    this.#inFlight = running.length;
+    for (const unit of waiting) {
+      if (unit.state === 'queued') this.#ready.push(unit);
+      else if (unit.state === 'up_for_retry') this.#armRetry(unit, unit.retryAt ?? null);
+    }
+    for (const node of this.#nodes) {
+      if (node.state === 'pending') this.#consider(node);
+      else if (node.state === 'running' && node.children && node.childrenLeft === 0)
+        this.#finishMap(node);
+    }
+    this.#kick();
+    return running;
+  }
+
+  /** Handles an executor event for one of this run's attempts; false if it is not ours. */
+  onExecutorEvent(ev: ExecutorEvent): boolean {
+    const unit = this.#units.get(ev.taskRunId);
+    if (!unit) return false;
+    if (ev.type === 'started') {
+      this.#write({
+        kind: 'patch',
+        id: unit.rowId,
+        state: 'running',
+        patch: { handle: ev.handle },
+      });
+    } else if (unit.state === 'running') {
+      this.#finishUnit(unit, ev.exitCode, ev.reason, ev.message ?? null, ev.signal);
+    }
+    this.#kick();
+    return true;
+  }
+
+  /** Records what adoption found for a task run that was `running` when this process started. */
+  onAdopted(
+    taskRunId: number,
+    status: 'running' | 'finished' | 'lost',
+    exitCode: number | null,
+    message?: string,
+    signal?: string,
+  ): void {
+    const unit = this.#units.get(taskRunId);
+    if (unit?.state !== 'running' || status === 'running') return;
+    if (status === 'lost')
+      this.#finishUnit(unit, null, 'lost', message ?? 'the process is gone', undefined);
+    else this.#finishUnit(unit, exitCode, exitCode === null ? 'signal' : 'exit_code', null, signal);
+    this.#kick();
+  }
+
+  /** Cancels the run: running attempts are killed, nothing new starts, everything ends `cancelled`. */
+  cancel(): void {
+    if (this.#cancelling || this.#finished) return;
+    this.#cancelling = true;
+    void this.#opts.store.addEvent(this.run.id, 'cancel_requested', null, this.#now());
+    for (const unit of this.#ready.drain()) this.#moveUnit(unit, 'queued', 'cancelled', {});
+    for (const node of this.#nodes) {
+      for (const unit of node.parked.splice(0)) this.#moveUnit(unit, 'queued', 'cancelled', {});
+      if (node.state === 'pending') this.#moveNode(node, 'pending', 'cancelled');
+    }
+    for (const unit of this.#units.values()) {
+      if (unit.state === 'up_for_retry') {
+        clearTimeout(unit.retryTimer);
+        this.#moveUnit(unit, 'up_for_retry', 'cancelled', {});
+      } else if (unit.state === 'running') {
+        void this.#opts.launcher.cancel(unit.rowId, 'cancelled').catch(() => {});
+      }
+    }
+    this.#kick();
+  }
+
+  // --- state changes -------------------------------------------------------------------
+
+  #unit(node: TaskNode, mapIndex: number, row: TaskRun): Unit {
+    const unit: Unit = {
+      node,
+      mapIndex,
+      priority: node.spec.priority,
+      order: node.order,
+      rowId: row.id,
+      attempt: row.attempt,
+      state: row.state,
+      outputs: row.outputs as Record<string, unknown> | null,
+      retryAt: row.retryAt,
+    };
+    this.#units.set(row.id, unit);
+    return unit;
+  }
+
+  #setOutputs(node: TaskNode): void {
+    if (node.children) {
+      this.#tasksCtx[node.spec.id] = { outputs: node.children.map((u) => u?.outputs ?? {}) };
+    } else {
+      this.#tasksCtx[node.spec.id] = { outputs: node.unit?.outputs ?? {} };
+    }
+  }
+
+  #count(node: TaskNode, upstreamState: TaskState): void {
+    const t = node.tally;
+    if (upstreamState === 'success') t.success++;
+    else if (upstreamState === 'skipped') t.skipped++;
+    else if (upstreamState === 'cancelled') t.cancelled++;
+    else t.failed++;
+  }
+
+  /** Decides a pending node once its upstreams allow it. */
+  #consider(node: TaskNode): void {
+    if (node.state !== 'pending') return;
+    if (this.#cancelling) {
+      this.#moveNode(node, 'pending', 'cancelled');
+      return;
+    }
+    const t = node.tally;
+    const pending = node.upstream.length - t.success - t.failed - t.skipped - t.cancelled;
+    let decision: TriggerDecision =
+      t.cancelled > 0 && pending === 0
+        ? 'upstream_failed'
+        : decide(node.spec.trigger, {
+            success: t.success,
+            failed: t.failed + t.cancelled,
+            skipped: t.skipped,
+            cancelled: 0,
+            pending,
+          });
+    if (decision === 'wait') return;
+    let message: string | null = null;
+    if (decision === 'run') {
+      try {
+        if (!evaluateIf(node.spec, this.#base)) {
+          decision = 'skipped';
+          message = `if: ${node.spec.if} is false`;
+        }
+      } catch (e) {
+        this.#moveNode(node, 'pending', 'failed', {
+          reason: 'expression',
+          message: (e as Error).message,
+        });
+        return;
+      }
+    }
+    if (decision === 'skipped' || decision === 'upstream_failed') {
+      this.#moveNode(node, 'pending', decision, message ? { message } : {});
+      return;
+    }
+    if (node.spec.map === undefined) {
+      const unit = node.unit as Unit;
+      this.#moveUnit(unit, 'pending', 'queued', { queuedAt: this.#now() });
+      node.state = 'queued';
+      this.#ready.push(unit);
+      return;
+    }
+    let items: unknown[];
+    try {
+      items = evaluateMap(node.spec, this.#base);
+    } catch (e) {
+      this.#moveNode(node, 'pending', 'failed', {
+        reason: 'expression',
+        message: (e as Error).message,
+      });
+      return;
+    }
+    if (items.length === 0) {
+      this.#moveNode(node, 'pending', 'skipped', { message: 'map: the list is empty' });
+      return;
+    }
+    const at = this.#now();
+    this.#write({
+      kind: 'move',
+      id: node.rowId,
+      from: 'pending',
+      to: 'queued',
+      patch: { queuedAt: at },
+    });
+    this.#write({
+      kind: 'move',
+      id: node.rowId,
+      from: 'queued',
+      to: 'running',
+      patch: { startedAt: at, resolved: { items: items.length } },
+    });
+    node.state = 'running';
+    node.children = [];
+    node.childrenLeft = items.length;
+    items.forEach((item, mapIndex) => {
+      const unit: Unit = {
+        node,
+        mapIndex,
+        priority: node.spec.priority,
+        order: node.order,
+        rowId: 0,
+        attempt: 1,
+        state: 'queued',
+        item,
+        outputs: null,
+      };
+      (node.children as Unit[])[mapIndex] = unit;
+      this.#write(
+        {
+          kind: 'insert',
+          row: {
+            runId: this.run.id,
+            taskId: node.spec.id,
+            mapIndex,
+            attempt: 1,
+            state: 'queued',
+            queuedAt: at,
+            resolved: { item },
+          },
+        },
+        (_applied, id) => {
+          unit.rowId = id;
+          this.#units.set(id, unit);
+          if (this.#cancelling) this.#moveUnit(unit, 'queued', 'cancelled', {});
+          else this.#ready.push(unit);
+        },
+      );
+    });
+    this.#progress(node.spec.id, -1, 1, 'running');
+  }
+
+  /** Moves a node's parent row (and, unmapped, its unit) to a final state and propagates. */
+  #moveNode(node: TaskNode, from: TaskState, to: TaskState, patch: TaskRunPatch = {}): void {
+    if (node.unit) {
+      this.#moveUnit(node.unit, from, to, patch);
+      return;
+    }
+    this.#write({
+      kind: 'move',
+      id: node.rowId,
+      from,
+      to,
+      patch: { ...patch, endedAt: this.#now() },
+    });
+    node.state = to;
+    this.#progress(node.spec.id, -1, 1, to, patch.message);
+    if (FINAL.has(to)) this.#nodeFinal(node);
+  }
+
+  #moveUnit(unit: Unit, from: TaskState, to: TaskState, patch: TaskRunPatch): void {
+    const final = FINAL.has(to) || to === 'up_for_retry';
+    this.#write({
+      kind: 'move',
+      id: unit.rowId,
+      from,
+      to,
+      patch: final ? { ...patch, endedAt: this.#now() } : patch,
+    });
+    unit.state = to;
+    this.#progress(
+      unit.node.spec.id,
+      unit.mapIndex,
+      unit.attempt,
+      to,
+      patch.message,
+      patch.retryAt ?? undefined,
+    );
+    if (FINAL.has(to)) this.#unitFinal(unit);
+  }
+
+  #finishUnit(
+    unit: Unit,
+    exitCode: number | null,
+    reason: FinishReason,
+    message: string | null,
+    signal: string | undefined,
+  ): void {
+    this.#inFlight--;
+    unit.node.running--;
+    const dir = this.#attemptDir(unit);
+    let state: TaskState;
+    const patch: { -readonly [K in keyof TaskRunPatch]: TaskRunPatch[K] } = { exitCode };
+    let failure: FailureReason | null = null;
+    if (reason === 'cancelled' || this.#cancelling) {
+      state = 'cancelled';
+      failure = 'cancelled';
+      patch.message = message ?? 'cancelled';
+    } else if (reason === 'exit_code' && exitCode === 0) {
+      const out = readTaskOutput(`${dir}/output`);
+      if (out.problem) {
+        failure = 'exit_code';
+        patch.message = out.problem;
+        state = 'failed';
+      } else {
+        state = 'success';
+        unit.outputs = out.outputs;
+        patch.outputs = out.outputs;
+        for (const a of out.assets) {
+          this.#assetsCtx[a.asset] = a.metadata;
+          this.#write({
+            kind: 'asset',
+            runId: this.run.id,
+            taskRunId: unit.rowId,
+            asset: a.asset,
+            metadata: a.metadata,
+          });
+        }
+      }
+    } else {
+      state = 'failed';
+      failure = reason;
+      patch.message =
+        message ??
+        (reason === 'exit_code'
+          ? `exited with code ${exitCode}`
+          : reason === 'signal'
+            ? `killed by ${signal ?? 'a signal'}`
+            : reason === 'timeout'
+              ? `timed out after ${unit.node.spec.timeoutMs} ms`
+              : reason);
+    }
+    patch.reason = failure;
+    if (state === 'failed' && unit.attempt <= unit.node.spec.retries) {
+      const spec = unit.node.spec;
+      const delay = Math.min(
+        spec.retryDelayMs * spec.retryBackoff ** (unit.attempt - 1),
+        86_400_000,
+      );
+      const retryAt = this.#now() + delay;
+      patch.retryAt = retryAt;
+      this.#moveUnit(unit, 'running', 'up_for_retry', patch);
+      this.#armRetry(unit, retryAt);
+    } else {
+      this.#moveUnit(unit, 'running', state, patch);
+    }
+    this.#unpark(unit.node);
+  }
+
+  #armRetry(unit: Unit, retryAt: number | null): void {
+    const wait = Math.max(0, (retryAt ?? 0) - this.#now());
+    unit.retryTimer = setTimeout(() => {
+      unit.retryTimer = undefined;
+      if (this.#cancelling || unit.state !== 'up_for_retry') return;
+      const attempt = unit.attempt + 1;
+      this.#write(
+        {
+          kind: 'insert',
+          row: {
+            runId: this.run.id,
+            taskId: unit.node.spec.id,
+            mapIndex: unit.mapIndex,
+            attempt,
+            state: 'queued',
+            queuedAt: this.#now(),
+            resolved: unit.mapIndex >= 0 ? { item: unit.item } : null,
+          },
+        },
+        (_applied, id) => {
+          unit.rowId = id;
+          unit.attempt = attempt;
+          unit.state = 'queued';
+          this.#units.set(id, unit);
+          this.#progress(unit.node.spec.id, unit.mapIndex, attempt, 'queued');
+          if (this.#cancelling) this.#moveUnit(unit, 'queued', 'cancelled', {});
+          else this.#ready.push(unit);
+        },
+      );
+      this.#kick();
+    }, wait);
+  }
+
+  #unitFinal(unit: Unit): void {
+    const node = unit.node;
+    if (!node.children) {
+      node.state = unit.state;
+      if (unit.state === 'success') this.#setOutputs(node);
+      this.#nodeFinal(node);
+      return;
+    }
+    node.childrenLeft--;
+    if (node.childrenLeft === 0 && node.state === 'running') this.#finishMap(node);
+  }
+
+  #finishMap(node: TaskNode): void {
+    const children = node.children ?? [];
+    const failed = children.filter((u) => u.state !== 'success').length;
+    this.#setOutputs(node);
+    const to: TaskState =
+      this.#cancelling && failed > 0 ? 'cancelled' : failed > 0 ? 'failed' : 'success';
+    const patch: TaskRunPatch =
+      failed > 0
+        ? {
+            message: `${failed} of ${children.length} map items did not succeed`,
+            reason: 'exit_code',
+          }
+        : { outputs: { items: children.length } };
+    this.#moveNode(node, 'running', to, patch);
+  }
+
+  /** A node reached its final state: tell each downstream, once. Iterative, not recursive. */
+  #nodeFinal(node: TaskNode): void {
+    this.#finalNodes++;
+    for (const d of node.downstream) {
+      this.#count(d, node.state);
+      this.#consider(d);
+    }
+  }
+
+  #unpark(node: TaskNode): void {
+    const unit = node.parked.shift();
+    if (unit) this.#ready.push(unit);
+  }
+
+  // --- launching and writing -----------------------------------------------------------
+
+  #attemptDir(unit: Unit): string {
+    return attemptDir(this.#opts.runsDir, {
+      runId: this.run.id,
+      taskId: unit.node.spec.id,
+      mapIndex: unit.mapIndex,
+      attempt: unit.attempt,
+    });
+  }
+
+  /** Takes ready units while slots are free; returns them with their resolved task. */
+  #pickLaunches(): [Unit, ResolvedTask][] {
+    const out: [Unit, ResolvedTask][] = [];
+    while (this.#inFlight < this.#opts.parallelism && this.#ready.size > 0 && !this.#cancelling) {
+      const unit = this.#ready.pop() as Unit;
+      const node = unit.node;
+      if (node.spec.maxParallel !== undefined && node.running >= node.spec.maxParallel) {
+        node.parked.push(unit);
+        continue;
+      }
+      const dir = this.#attemptDir(unit);
+      let task: ResolvedTask;
+      try {
+        task = resolveTask(
+          node.spec,
+          this.#facts,
+          {
+            taskRunId: unit.rowId,
+            mapIndex: unit.mapIndex,
+            attempt: unit.attempt,
+            item: unit.item,
+            attemptDir: dir,
+            logPath: `${dir}/log`,
+          },
+          this.#base,
+        );
+      } catch (e) {
+        this.#moveUnit(unit, 'queued', 'failed', {
+          reason: 'expression',
+          message: (e as Error).message,
+        });
+        continue;
+      }
+      this.#inFlight++;
+      node.running++;
+      this.#moveUnit(unit, 'queued', 'running', {
+        startedAt: this.#now(),
+        resolved: { ...task, item: unit.item },
+      });
+      out.push([unit, task]);
+    }
+    return out;
+  }
+
+  #canLaunch(): boolean {
+    return (
+      this.#ready.size > 0 &&
+      this.#inFlight < this.#opts.parallelism &&
+      !this.#cancelling &&
+      !this.#finished
+    );
+  }
+
+  #write(w: TaskRunWrite, after?: (applied: boolean, id: number) => void): void {
+    this.#writes.push(w);
+    this.#after.push(after);
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#writes.length > 0) {
+      const writes = this.#writes;
+      const after = this.#after;
+      this.#writes = [];
+      this.#after = [];
+      const res = await this.#opts.store.writeBatch(writes, this.#now());
+      for (let i = 0; i < writes.length; i++) {
+        const w = writes[i] as TaskRunWrite;
+        if (!res.applied[i] && (w.kind === 'move' || w.kind === 'patch')) {
+          throw new LostOwnershipError(
+            `run ${this.run.id}: task run ${w.id} was changed by another process; stopping (resume with --resume ${this.run.id})`,
+          );
+        }
+        after[i]?.(res.applied[i] ?? false, res.ids[i] ?? 0);
+      }
+    }
+  }
+
+  #kick(): void {
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
+    this.#ticking = true;
+    setImmediate(() => {
+      this.#tick().catch((e: unknown) => this.#fail(e as Error));
+    });
+  }
+
+  async #tick(): Promise<void> {
+    try {
+      do {
+        this.#again = false;
+        const launches = this.#pickLaunches();
+        if (launches.length > 0) {
+          for (const [unit] of launches) mkdirSync(this.#attemptDir(unit), { recursive: true });
+        }
+        await this.#flush();
+        for (const [unit, task] of launches) {
+          this.#opts.launcher.launch(task).catch((e: unknown) => {
+            if (unit.state === 'running' && unit.rowId === task.taskRunId) {
+              this.#finishUnit(unit, null, 'launch_error', (e as Error).message, undefined);
+              this.#kick();
+            }
+          });
+        }
+        if (this.#finalNodes === this.#nodes.length && this.#inFlight === 0 && !this.#finished) {
+          await this.#finishRun();
+        }
+      } while (this.#again || this.#writes.length > 0 || this.#canLaunch());
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  async #finishRun(): Promise<void> {
+    this.#finished = true;
+    let state: RunState = 'success';
+    if (this.#cancelling) state = 'cancelled';
+    else if (this.#nodes.some((n) => n.state === 'failed' || n.state === 'upstream_failed'))
+      state = 'failed';
+    await this.#flush();
+    await this.#opts.store.moveRun(this.run.id, 'running', state, this.#now());
+    this.#opts.onProgress?.({ type: 'run', state });
+    this.#resolveDone(state);
+  }
+
+  #fail(e: Error): void {
+    if (this.#failure) return;
+    this.#failure = e;
+    this.#finished = true;
+    for (const unit of this.#units.values()) clearTimeout(unit.retryTimer);
+    this.#rejectDone(e);
+  }
+
+  #progress(
+    taskId: string,
+    mapIndex: number,
+    attempt: number,
+    state: TaskState,
+    message?: string | null,
+    retryAt?: number,
+  ): void {
+    this.#opts.onProgress?.({
+      type: 'task',
+      taskId,
+      mapIndex,
+      attempt,
+      state,
+      message: message ?? null,
+      ...(retryAt ? { retryAt } : {}),
+    });
+  }
+
+  /** Number of attempts currently running (for capacity accounting and progress). */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+}

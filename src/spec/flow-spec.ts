@@ -1,0 +1,79 @@
+/**
+ * FlowSpec: the normalised form of a flow, whatever it was written in (YAML, the SDK).
+ * Defaults are applied, durations are milliseconds, tasks are in a topological order.
+ * It is plain JSON: stored with every flow version, so nothing later needs the flow file.
+ *
+ * Strings that may hold `${{ … }}` templates are kept as written; they are resolved when
+ * the task becomes ready (see `resolve.ts`).
+ */
+import type { TRIGGER_RULES } from './schema.ts';
+
+export type TriggerRule = (typeof TRIGGER_RULES)[number];
+export type ExecutorName = 'sequential' | 'local' | 'kubernetes' | 'worker';
+export type ParamType = 'string' | 'int' | 'number' | 'bool' | 'list' | 'map';
+
+export interface ParamSpec {
+  readonly type: ParamType;
+  readonly default?: unknown;
+  readonly enum?: readonly (string | number | boolean)[];
+  readonly description?: string;
+  readonly required: boolean;
+}
+
+export interface ScheduleSpec {
+  readonly cron: string;
+  readonly timezone: string;
+}
+
+/** `shell`: run under `/bin/sh -c` (templates quoted for their shell context); `argv`: exec directly. */
+export type RunSpec =
+  | { readonly kind: 'shell'; readonly script: string }
+  | { readonly kind: 'argv'; readonly argv: readonly string[] };
+
+export interface TaskSpec {
+  readonly id: string;
+  readonly description?: string;
+  readonly run: RunSpec;
+  readonly needs: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly workdir?: string;
+  readonly image?: string;
+  /** Expression (without `${{ }}`); absent means always. */
+  readonly if?: string;
+  readonly trigger: TriggerRule;
+  readonly retries: number;
+  readonly retryDelayMs: number;
+  readonly retryBackoff: number;
+  readonly timeoutMs?: number;
+  readonly pool?: string;
+  readonly priority: number;
+  readonly executor?: ExecutorName;
+  /** Expression (without `${{ }}`) yielding a list, or a literal list. */
+  readonly map?: string | readonly unknown[];
+  readonly maxParallel?: number;
+  readonly produces: Readonly<Record<string, { readonly path?: string }>>;
+  readonly consumes: readonly string[];
+  readonly cache?: { readonly key: string; readonly ttlMs?: number };
+  /** Numbers, or templates resolved when the task becomes ready. */
+  readonly resources: { readonly cpu?: number | string; readonly memory?: number | string };
+}
+
+export interface FlowSpec {
+  readonly flow: string;
+  readonly description?: string;
+  readonly schedule: readonly ScheduleSpec[];
+  readonly catchup: boolean;
+  readonly maxActiveRuns: number;
+  readonly params: Readonly<Record<string, ParamSpec>>;
+  /** Topologically sorted: every task comes after all of its `needs`. */
+  readonly tasks: readonly TaskSpec[];
+}
+
+/** A parsed flow file: its source text (stored with the version) and its normalised spec. */
+export interface LoadedFlow {
+  readonly spec: FlowSpec;
+  readonly source: string;
+  readonly path: string;
+  /** Directory that relative `workdir`s and the default working directory resolve against. */
+  readonly baseDir: string;
+}

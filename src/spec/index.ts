@@ -1,0 +1,7 @@
+export { formatDuration, parseDuration } from './duration.ts';
+export * from './errors.ts';
+export * from './expr.ts';
+export type * from './flow-spec.ts';
+export { loadFlowFile, parseFlow } from './load.ts';
+export { resolveParams } from './params.ts';
+export { flowSchema, ID_PATTERN, TRIGGER_RULES } from './schema.ts';

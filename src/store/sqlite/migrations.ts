@@ -1,0 +1,163 @@
+/**
+ * The SQLite schema as numbered migrations. `migrate()` applies the pending ones in order,
+ * all in one transaction, and records each in `schema_migrations`.
+ *
+ * Rules: never edit a migration once released; add the next number. A database whose
+ * recorded version is higher than the last one here came from a newer Baton and is refused.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import { BatonError } from '../../spec/index.ts';
+
+/** One schema change: its number (1, 2, 3… without gaps) and its SQL text. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/*
+ * schema/ — what each table is for
+ *
+ * flows          one row per flow name ever deployed; `paused` stops new scheduled runs.
+ * flow_versions  each distinct spec of a flow (unique by content hash), numbered 1, 2, 3…
+ *                per flow; runs point at the version they were created from.
+ * runs           one execution of a flow for a logical date; `run_key` (when set) makes
+ *                creation idempotent per flow (schedules, backfills).
+ * task_runs      one row per task × map index × attempt; every state change is a
+ *                compare-and-set on (id, state). JSON columns: handle, resolved, outputs.
+ * events         append-only history: run creation, run and task-run transitions, actions.
+ * asset_events   append-only materialisations reported by tasks, newest per asset wins.
+ *
+ * Conventions: timestamps are INTEGER milliseconds since the epoch (UTC); JSON is TEXT.
+ * States are not CHECK-constrained: SQLite cannot alter a CHECK without rebuilding the
+ * table, and the state machine lives in the scheduler (new states such as `launching` are
+ * expected). `task_runs` has no separate (run_id) index: its unique key starts with run_id
+ * and serves those lookups, and every extra index costs time on the scheduler's hot path.
+ */
+const initialSchema = `
+CREATE TABLE flows (
+  name       TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  paused     INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1))
+);
+
+CREATE TABLE flow_versions (
+  id          INTEGER PRIMARY KEY,
+  flow        TEXT NOT NULL REFERENCES flows (name),
+  version     INTEGER NOT NULL,
+  hash        TEXT NOT NULL,
+  source_path TEXT NOT NULL,
+  source_text TEXT NOT NULL,
+  spec        TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  UNIQUE (flow, hash),
+  UNIQUE (flow, version)
+);
+
+CREATE TABLE runs (
+  id              TEXT PRIMARY KEY,
+  flow            TEXT NOT NULL REFERENCES flows (name),
+  flow_version_id INTEGER NOT NULL REFERENCES flow_versions (id),
+  state           TEXT NOT NULL,
+  trigger         TEXT NOT NULL,
+  run_key         TEXT,
+  logical_date    INTEGER NOT NULL,
+  params          TEXT NOT NULL,
+  base_dir        TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  started_at      INTEGER,
+  ended_at        INTEGER
+);
+CREATE UNIQUE INDEX runs_flow_run_key ON runs (flow, run_key) WHERE run_key IS NOT NULL;
+-- id breaks ties between runs created in the same millisecond (newest-first listing).
+CREATE INDEX runs_flow_created ON runs (flow, created_at, id);
+CREATE INDEX runs_created ON runs (created_at, id);
+
+CREATE TABLE task_runs (
+  id         INTEGER PRIMARY KEY,
+  run_id     TEXT NOT NULL REFERENCES runs (id),
+  task_id    TEXT NOT NULL,
+  map_index  INTEGER NOT NULL,
+  attempt    INTEGER NOT NULL,
+  state      TEXT NOT NULL,
+  handle     TEXT,
+  resolved   TEXT,
+  outputs    TEXT,
+  exit_code  INTEGER,
+  reason     TEXT,
+  message    TEXT,
+  retry_at   INTEGER,
+  queued_at  INTEGER,
+  started_at INTEGER,
+  ended_at   INTEGER,
+  UNIQUE (run_id, task_id, map_index, attempt)
+);
+CREATE INDEX task_runs_state ON task_runs (state);
+
+CREATE TABLE events (
+  id          INTEGER PRIMARY KEY,
+  run_id      TEXT NOT NULL REFERENCES runs (id),
+  task_run_id INTEGER REFERENCES task_runs (id),
+  at          INTEGER NOT NULL,
+  kind        TEXT NOT NULL,
+  from_state  TEXT,
+  to_state    TEXT,
+  detail      TEXT
+);
+CREATE INDEX events_run ON events (run_id, id);
+
+CREATE TABLE asset_events (
+  id          INTEGER PRIMARY KEY,
+  asset       TEXT NOT NULL,
+  run_id      TEXT NOT NULL REFERENCES runs (id),
+  task_run_id INTEGER NOT NULL REFERENCES task_runs (id),
+  at          INTEGER NOT NULL,
+  metadata    TEXT NOT NULL
+);
+CREATE INDEX asset_events_asset ON asset_events (asset, id);
+`;
+
+/** Every migration, in order. The last version is the schema this build expects. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: initialSchema },
+];
+
+/** The schema version this build of Baton writes and understands. */
+export const LATEST_VERSION: number = MIGRATIONS.at(-1)?.version ?? 0;
+
+const createMigrationsTable = `
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version    INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+)`;
+
+/**
+ * Applies pending migrations. Must be called inside a write transaction (BEGIN IMMEDIATE)
+ * so two processes starting at once cannot both apply version N.
+ * Throws `store.migration` if the database is newer than this build.
+ */
+export function applyMigrations(db: DatabaseSync, url: string, now: number): number[] {
+  db.exec(createMigrationsTable);
+  const row = db.prepare('SELECT max(version) AS version FROM schema_migrations').get();
+  const current = Number(row?.version ?? 0);
+  if (current > LATEST_VERSION) {
+    throw new BatonError(
+      'store.migration',
+      `${url} has schema version ${current}, but this Baton only knows up to version ${LATEST_VERSION}: ` +
+        'it was written by a newer Baton. Upgrade Baton; it will not downgrade a database.',
+      { url, current, latest: LATEST_VERSION },
+    );
+  }
+  const record = db.prepare(
+    'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+  );
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.exec(m.sql);
+    record.run(m.version, m.name, now);
+    applied.push(m.version);
+  }
+  return applied;
+}

@@ -1,0 +1,154 @@
+/**
+ * Converts SQLite rows (snake_case, JSON as TEXT, booleans as 0/1) to the store's types,
+ * and patch objects to column lists. Pure functions: no database access here.
+ */
+import type { SQLOutputValue } from 'node:sqlite';
+import type { FlowSpec } from '../../spec/index.ts';
+import type {
+  AssetEvent,
+  FailureReason,
+  FlowVersion,
+  Run,
+  RunEvent,
+  RunState,
+  TaskRun,
+  TaskRunPatch,
+  TaskState,
+  TriggerKind,
+} from '../types.ts';
+
+/** A row as `node:sqlite` returns it. */
+export type Row = Record<string, SQLOutputValue>;
+type Json = Readonly<Record<string, unknown>>;
+
+const text = (v: SQLOutputValue | undefined): string => String(v);
+const int = (v: SQLOutputValue | undefined): number => Number(v);
+const intOrNull = (v: SQLOutputValue | undefined): number | null =>
+  v === null || v === undefined ? null : Number(v);
+const textOrNull = (v: SQLOutputValue | undefined): string | null =>
+  v === null || v === undefined ? null : String(v);
+const jsonOrNull = (v: SQLOutputValue | undefined): Json | null =>
+  v === null || v === undefined ? null : (JSON.parse(String(v)) as Json);
+
+/** Serialises a JSON column value; `null` stays SQL NULL. */
+export function toJson(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+/** Maps a `flow_versions` row. */
+export function toFlowVersion(r: Row): FlowVersion {
+  return {
+    id: int(r.id),
+    flow: text(r.flow),
+    version: int(r.version),
+    hash: text(r.hash),
+    sourcePath: text(r.source_path),
+    sourceText: text(r.source_text),
+    spec: JSON.parse(text(r.spec)) as FlowSpec,
+    createdAt: int(r.created_at),
+  };
+}
+
+/** Maps a `runs` row. */
+export function toRun(r: Row): Run {
+  return {
+    id: text(r.id),
+    flow: text(r.flow),
+    flowVersionId: int(r.flow_version_id),
+    state: text(r.state) as RunState,
+    trigger: text(r.trigger) as TriggerKind,
+    runKey: textOrNull(r.run_key),
+    logicalDate: int(r.logical_date),
+    params: JSON.parse(text(r.params)) as Json,
+    baseDir: text(r.base_dir),
+    createdAt: int(r.created_at),
+    startedAt: intOrNull(r.started_at),
+    endedAt: intOrNull(r.ended_at),
+  };
+}
+
+/** Maps a `task_runs` row. */
+export function toTaskRun(r: Row): TaskRun {
+  return {
+    id: int(r.id),
+    runId: text(r.run_id),
+    taskId: text(r.task_id),
+    mapIndex: int(r.map_index),
+    attempt: int(r.attempt),
+    state: text(r.state) as TaskState,
+    handle: jsonOrNull(r.handle),
+    resolved: jsonOrNull(r.resolved),
+    outputs: jsonOrNull(r.outputs),
+    exitCode: intOrNull(r.exit_code),
+    reason: textOrNull(r.reason) as FailureReason | null,
+    message: textOrNull(r.message),
+    retryAt: intOrNull(r.retry_at),
+    queuedAt: intOrNull(r.queued_at),
+    startedAt: intOrNull(r.started_at),
+    endedAt: intOrNull(r.ended_at),
+  };
+}
+
+/** Maps an `events` row. */
+export function toRunEvent(r: Row): RunEvent {
+  return {
+    id: int(r.id),
+    runId: text(r.run_id),
+    taskRunId: intOrNull(r.task_run_id),
+    at: int(r.at),
+    kind: text(r.kind),
+    from: textOrNull(r.from_state),
+    to: textOrNull(r.to_state),
+    detail: jsonOrNull(r.detail),
+  };
+}
+
+/** Maps an `asset_events` row. */
+export function toAssetEvent(r: Row): AssetEvent {
+  return {
+    id: int(r.id),
+    asset: text(r.asset),
+    runId: text(r.run_id),
+    taskRunId: int(r.task_run_id),
+    at: int(r.at),
+    metadata: JSON.parse(text(r.metadata)) as Json,
+  };
+}
+
+/** Patch field → column, and whether the column holds JSON. Order fixes the SQL text. */
+const PATCH_COLUMNS: ReadonlyArray<readonly [keyof TaskRunPatch, string, boolean]> = [
+  ['handle', 'handle', true],
+  ['resolved', 'resolved', true],
+  ['outputs', 'outputs', true],
+  ['exitCode', 'exit_code', false],
+  ['reason', 'reason', false],
+  ['message', 'message', false],
+  ['retryAt', 'retry_at', false],
+  ['queuedAt', 'queued_at', false],
+  ['startedAt', 'started_at', false],
+  ['endedAt', 'ended_at', false],
+];
+
+/**
+ * The columns a patch sets (fields that are `undefined` are left alone), their values, and
+ * a bit mask of the fields present: a cheap key for caching the statement per shape.
+ */
+export function patchColumns(patch: TaskRunPatch | undefined): {
+  mask: number;
+  columns: string[];
+  values: Array<string | number | null>;
+} {
+  const columns: string[] = [];
+  const values: Array<string | number | null> = [];
+  let mask = 0;
+  if (patch === undefined) return { mask, columns, values };
+  for (let i = 0; i < PATCH_COLUMNS.length; i++) {
+    const [field, column, json] = PATCH_COLUMNS[i] as (typeof PATCH_COLUMNS)[number];
+    const value = patch[field];
+    if (value === undefined) continue;
+    mask |= 1 << i;
+    columns.push(column);
+    values.push(json ? toJson(value) : (value as string | number | null));
+  }
+  return { mask, columns, values };
+}

@@ -1,0 +1,451 @@
+/**
+ * The embedded metadata database: `Store` on `node:sqlite`.
+ *
+ * `DatabaseSync` is synchronous, so each method runs its whole transaction without
+ * yielding: two calls on one connection never interleave. Other processes (e.g. `baton
+ * runs` while `baton run` writes) read concurrently thanks to WAL; writers queue on
+ * SQLite's single write lock (`busy_timeout`, then a bounded retry of the transaction).
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BatonError } from '../../spec/index.ts';
+import type { MigrationReport, Store } from '../store.ts';
+import {
+  type AssetEvent,
+  type BatchResult,
+  type FlowVersion,
+  type NewFlowVersion,
+  type NewRun,
+  type NewTaskRun,
+  type Run,
+  type RunEvent,
+  type RunFilter,
+  type RunState,
+  type TaskRun,
+  type TaskRunWrite,
+  TERMINAL_RUN_STATES,
+} from '../types.ts';
+import { isBusy, toStoreError } from './errors.ts';
+import { applyMigrations, LATEST_VERSION } from './migrations.ts';
+import {
+  patchColumns,
+  type Row,
+  toAssetEvent,
+  toFlowVersion,
+  toJson,
+  toRun,
+  toRunEvent,
+  toTaskRun,
+} from './rows.ts';
+
+/** Tuning for {@link SqliteStore}; the defaults suit every normal use. */
+export interface SqliteStoreOptions {
+  /** How long SQLite waits for another writer's lock before reporting busy. Default 5000. */
+  readonly busyTimeoutMs?: number;
+  /** How many times a transaction is tried when the database stays busy. Default 3. */
+  readonly busyAttempts?: number;
+}
+
+const INSERT_TASK_RUN = `
+INSERT INTO task_runs (run_id, task_id, map_index, attempt, state, resolved, queued_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)`;
+
+const INSERT_EVENT = `
+INSERT INTO events (run_id, task_run_id, at, kind, from_state, to_state, detail)
+VALUES (?, ?, ?, ?, ?, ?, ?)`;
+
+/** `Store` on a SQLite file (or `:memory:`). Call `migrate()` before anything else. */
+export class SqliteStore implements Store {
+  /** `sqlite:/abs/path.db` or `sqlite::memory:`. */
+  readonly url: string;
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+  readonly #moves = new Map<number, StatementSync>();
+  readonly #patches = new Map<number, StatementSync>();
+  readonly #busyTimeoutMs: number;
+  readonly #busyAttempts: number;
+
+  /** Opens (creating if needed) the database at an absolute `path`, or `:memory:`. */
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.url = `sqlite:${path}`;
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.#busyAttempts = Math.max(1, options.busyAttempts ?? 3);
+    try {
+      this.#db = new DatabaseSync(path);
+    } catch (e) {
+      throw new BatonError(
+        'store.url',
+        `cannot open ${this.url}: ${(e as Error).message}`,
+        { url: this.url },
+        { cause: e },
+      );
+    }
+    try {
+      this.#db.exec(`PRAGMA busy_timeout = ${Math.trunc(this.#busyTimeoutMs)}`);
+      // WAL: readers never block the writer nor each other, so the CLI and the dashboard
+      // can read while the scheduler writes.
+      this.#db.exec('PRAGMA journal_mode = WAL');
+      // NORMAL in WAL mode fsyncs at checkpoints, not at every commit: a committed
+      // transaction survives a process crash (it is in the WAL file), and only a power
+      // loss or OS crash can lose the last commits, never corrupt the database. FULL would
+      // fsync every commit (~1–10 ms each on real disks) and cap the scheduler at a few
+      // hundred transitions per second.
+      this.#db.exec('PRAGMA synchronous = NORMAL');
+      this.#db.exec('PRAGMA foreign_keys = ON');
+    } catch (e) {
+      this.#db.close();
+      const hint = isBusy(e) ? ' (it is locked by another process)' : '';
+      throw new BatonError(
+        'store.url',
+        `cannot use ${this.url} as a SQLite database${hint}: ${(e as Error).message}`,
+        { url: this.url },
+        { cause: e },
+      );
+    }
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    const applied = await this.#write('migrate', () =>
+      applyMigrations(this.#db, this.url, Date.now()),
+    );
+    return { applied, current: LATEST_VERSION };
+  }
+
+  async close(): Promise<void> {
+    this.#statements.clear();
+    this.#moves.clear();
+    this.#patches.clear();
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  async saveFlowVersion(v: NewFlowVersion): Promise<FlowVersion> {
+    return this.#write(`save flow version of ${v.flow}`, () => {
+      const now = Date.now();
+      this.#stmt(
+        'INSERT INTO flows (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING',
+      ).run(v.flow, now);
+      // Numbered under the write lock, so two deploys cannot both take version N.
+      this.#stmt(`
+        INSERT INTO flow_versions (flow, version, hash, source_path, source_text, spec, created_at)
+        VALUES (:flow, (SELECT coalesce(max(version), 0) + 1 FROM flow_versions WHERE flow = :flow),
+                :hash, :sourcePath, :sourceText, :spec, :now)
+        ON CONFLICT (flow, hash) DO NOTHING`).run({
+        flow: v.flow,
+        hash: v.hash,
+        sourcePath: v.sourcePath,
+        sourceText: v.sourceText,
+        spec: JSON.stringify(v.spec),
+        now,
+      });
+      const row = this.#stmt('SELECT * FROM flow_versions WHERE flow = ? AND hash = ?').get(
+        v.flow,
+        v.hash,
+      );
+      return toFlowVersion(row as Row);
+    });
+  }
+
+  async getFlowVersion(id: number): Promise<FlowVersion | undefined> {
+    return this.#read('get flow version', () => {
+      const row = this.#stmt('SELECT * FROM flow_versions WHERE id = ?').get(id);
+      return row === undefined ? undefined : toFlowVersion(row);
+    });
+  }
+
+  async createRun(
+    run: NewRun,
+    tasks: readonly NewTaskRun[],
+  ): Promise<{ run: Run; created: boolean }> {
+    for (const t of tasks) {
+      if (t.runId !== run.id) {
+        throw new BatonError(
+          'internal',
+          `task run ${t.taskId} belongs to run ${t.runId}, not ${run.id}`,
+        );
+      }
+    }
+    return this.#write(`create run ${run.id} of ${run.flow}`, () => {
+      const createdAt = run.createdAt ?? Date.now();
+      // ON CONFLICT on the run key only: a duplicate run id is still an error.
+      const inserted = this.#stmt(`
+        INSERT INTO runs (id, flow, flow_version_id, state, trigger, run_key, logical_date, params, base_dir, created_at)
+        VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (flow, run_key) WHERE run_key IS NOT NULL DO NOTHING`).run(
+        run.id,
+        run.flow,
+        run.flowVersionId,
+        run.trigger,
+        run.runKey,
+        run.logicalDate,
+        JSON.stringify(run.params),
+        run.baseDir,
+        createdAt,
+      );
+      if (inserted.changes === 0) {
+        const existing = this.#stmt('SELECT * FROM runs WHERE flow = ? AND run_key = ?').get(
+          run.flow,
+          run.runKey,
+        );
+        return { run: toRun(existing as Row), created: false };
+      }
+      for (const t of tasks) this.#insertTaskRun(t);
+      this.#stmt(INSERT_EVENT).run(run.id, null, createdAt, 'run_created', null, 'queued', null);
+      return {
+        run: toRun(this.#stmt('SELECT * FROM runs WHERE id = ?').get(run.id) as Row),
+        created: true,
+      };
+    });
+  }
+
+  async getRun(id: string): Promise<Run | undefined> {
+    return this.#read('get run', () => {
+      const row = this.#stmt('SELECT * FROM runs WHERE id = ?').get(id);
+      return row === undefined ? undefined : toRun(row);
+    });
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<Run[]> {
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    if (filter.flow !== undefined) {
+      where.push('flow = ?');
+      params.push(filter.flow);
+    }
+    if (filter.state !== undefined) {
+      where.push('state = ?');
+      params.push(filter.state);
+    }
+    if (filter.before !== undefined) {
+      // Keyset pagination; an unknown `before` id matches nothing.
+      where.push('(created_at, id) < (SELECT created_at, id FROM runs WHERE id = ?)');
+      params.push(filter.before);
+    }
+    const limit = filter.limit ?? -1; // SQLite: a negative LIMIT means none.
+    if (!Number.isInteger(limit))
+      throw new RangeError(`listRuns: limit must be an integer, got ${limit}`);
+    params.push(limit);
+    const sql = `SELECT * FROM runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_at DESC, id DESC LIMIT ?`;
+    return this.#read('list runs', () =>
+      this.#stmt(sql)
+        .all(...params)
+        .map(toRun),
+    );
+  }
+
+  async moveRun(id: string, from: RunState, to: RunState, at: number): Promise<boolean> {
+    return this.#write(`move run ${id} ${from} → ${to}`, () => {
+      // started_at keeps the first start (a resumed run keeps it); ended_at is set on a
+      // terminal state and cleared otherwise.
+      const changed = this.#stmt(`
+        UPDATE runs SET state = :to, started_at = coalesce(started_at, :startedAt), ended_at = :endedAt
+        WHERE id = :id AND state = :from`).run({
+        id,
+        from,
+        to,
+        startedAt: to === 'running' ? at : null,
+        endedAt: TERMINAL_RUN_STATES.has(to) ? at : null,
+      });
+      if (changed.changes !== 1) return false;
+      this.#stmt(INSERT_EVENT).run(id, null, at, 'transition', from, to, null);
+      return true;
+    });
+  }
+
+  async listTaskRuns(runId: string): Promise<TaskRun[]> {
+    return this.#read('list task runs', () =>
+      this.#stmt('SELECT * FROM task_runs WHERE run_id = ? ORDER BY id').all(runId).map(toTaskRun),
+    );
+  }
+
+  async getTaskRun(id: number): Promise<TaskRun | undefined> {
+    return this.#read('get task run', () => {
+      const row = this.#stmt('SELECT * FROM task_runs WHERE id = ?').get(id);
+      return row === undefined ? undefined : toTaskRun(row);
+    });
+  }
+
+  async writeBatch(writes: readonly TaskRunWrite[], at: number): Promise<BatchResult> {
+    return this.#write('write batch', () => {
+      const applied: boolean[] = [];
+      const ids: number[] = [];
+      for (const w of writes) {
+        switch (w.kind) {
+          case 'move': {
+            const { mask, columns, values } = patchColumns(w.patch);
+            const move = this.#shaped(this.#moves, mask, () => {
+              const set = ['state = ?', ...columns.map((c) => `${c} = ?`)].join(', ');
+              // RETURNING gives the run id for the event without a second lookup.
+              return `UPDATE task_runs SET ${set} WHERE id = ? AND state = ? RETURNING run_id`;
+            });
+            const row = move.get(w.to, ...values, w.id, w.from);
+            applied.push(row !== undefined);
+            ids.push(0);
+            if (row === undefined) break;
+            const detail: Record<string, unknown> = {};
+            if (w.patch?.reason !== undefined) detail.reason = w.patch.reason;
+            if (w.patch?.exitCode !== undefined) detail.exitCode = w.patch.exitCode;
+            this.#stmt(INSERT_EVENT).run(
+              String(row.run_id),
+              w.id,
+              at,
+              'transition',
+              w.from,
+              w.to,
+              Object.keys(detail).length > 0 ? JSON.stringify(detail) : null,
+            );
+            break;
+          }
+          case 'patch': {
+            const { mask, columns, values } = patchColumns(w.patch);
+            const changes =
+              mask === 0
+                ? this.#stmt('SELECT 1 FROM task_runs WHERE id = ? AND state = ?').all(
+                    w.id,
+                    w.state,
+                  ).length
+                : this.#shaped(
+                    this.#patches,
+                    mask,
+                    () =>
+                      `UPDATE task_runs SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ? AND state = ?`,
+                  ).run(...values, w.id, w.state).changes;
+            applied.push(changes === 1);
+            ids.push(0);
+            break;
+          }
+          case 'insert':
+            ids.push(this.#insertTaskRun(w.row));
+            applied.push(true);
+            break;
+          case 'asset':
+            this.#stmt(
+              'INSERT INTO asset_events (asset, run_id, task_run_id, at, metadata) VALUES (?, ?, ?, ?, ?)',
+            ).run(w.asset, w.runId, w.taskRunId, at, JSON.stringify(w.metadata));
+            applied.push(true);
+            ids.push(0);
+            break;
+        }
+      }
+      return { applied, ids };
+    });
+  }
+
+  async listEvents(runId: string): Promise<RunEvent[]> {
+    return this.#read('list events', () =>
+      this.#stmt('SELECT * FROM events WHERE run_id = ? ORDER BY id').all(runId).map(toRunEvent),
+    );
+  }
+
+  async addEvent(
+    runId: string,
+    kind: string,
+    detail: Readonly<Record<string, unknown>> | null,
+    at: number,
+  ): Promise<void> {
+    await this.#write(`add ${kind} event to run ${runId}`, () => {
+      this.#stmt(INSERT_EVENT).run(runId, null, at, kind, null, null, toJson(detail));
+    });
+  }
+
+  async listAssetEvents(asset?: string): Promise<AssetEvent[]> {
+    return this.#read('list asset events', () => {
+      const rows =
+        asset === undefined
+          ? this.#stmt('SELECT * FROM asset_events ORDER BY id').all()
+          : this.#stmt('SELECT * FROM asset_events WHERE asset = ? ORDER BY id').all(asset);
+      return rows.map(toAssetEvent);
+    });
+  }
+
+  /** Inserts one task run; a duplicate (run, task, map index, attempt) is a conflict. */
+  #insertTaskRun(t: NewTaskRun): number {
+    try {
+      const r = this.#stmt(INSERT_TASK_RUN).run(
+        t.runId,
+        t.taskId,
+        t.mapIndex,
+        t.attempt,
+        t.state,
+        toJson(t.resolved),
+        t.queuedAt ?? null,
+      );
+      return Number(r.lastInsertRowid);
+    } catch (e) {
+      const index = t.mapIndex >= 0 ? `[${t.mapIndex}]` : '';
+      throw toStoreError(
+        e,
+        this.url,
+        `insert task run ${t.runId}/${t.taskId}${index} attempt ${t.attempt}`,
+      );
+    }
+  }
+
+  /**
+   * The move or patch statement for one shape of patch (which fields it sets), keyed by
+   * the shape's bit mask: cheaper than hashing the SQL text on the hot path.
+   */
+  #shaped(cache: Map<number, StatementSync>, mask: number, sql: () => string): StatementSync {
+    let s = cache.get(mask);
+    if (s === undefined) {
+      s = this.#db.prepare(sql());
+      cache.set(mask, s);
+    }
+    return s;
+  }
+
+  /** Prepared once per SQL text, then reused: preparing costs more than running. */
+  #stmt(sql: string): StatementSync {
+    let s = this.#statements.get(sql);
+    if (s === undefined) {
+      s = this.#db.prepare(sql);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /**
+   * Runs `work` in one write transaction, retried while the database is busy.
+   * BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that upgrades
+   * from read to write can fail busy with no wait at all (SQLITE_BUSY_SNAPSHOT).
+   */
+  async #write<T>(what: string, work: () => T): Promise<T> {
+    return this.#retrying(what, () => {
+      this.#db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = work();
+        this.#db.exec('COMMIT');
+        return result;
+      } catch (e) {
+        if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+        throw e;
+      }
+    });
+  }
+
+  /** Runs a read (one statement: its own snapshot), retried while the database is busy. */
+  async #read<T>(what: string, work: () => T): Promise<T> {
+    return this.#retrying(what, work);
+  }
+
+  async #retrying<T>(what: string, work: () => T): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return work();
+      } catch (e) {
+        if (!isBusy(e)) throw toStoreError(e, this.url, what);
+        if (attempt >= this.#busyAttempts) {
+          throw new BatonError(
+            'store.busy',
+            `${what}: ${this.url} stayed locked by another writer (${attempt} tries, ` +
+              `${this.#busyTimeoutMs} ms each); is another Baton process writing to it?`,
+            { url: this.url, attempts: attempt },
+            { cause: e },
+          );
+        }
+        // busy_timeout already waited; yield briefly so the other writer can finish.
+        await sleep(25 * attempt);
+      }
+    }
+  }
+}
