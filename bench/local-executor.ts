@@ -1,21 +1,25 @@
 /**
  * Local executor overhead against ninja: 5,000 `true` tasks at 2 slots, each started when
  * a slot frees (as the scheduler does), then the same count with `ninja -j2` when ninja is
- * on PATH. Prints ms/task and the ratio. Usage: node bench/local-executor.ts [count] [slots]
+ * on PATH. Logs and outputs are flat files in one run directory, as the scheduler lays
+ * them out. Prints wall and CPU (Node, and Node + launchers + tasks) per task, and the
+ * ratios. Usage: node bench/local-executor.ts [count] [slots]
  */
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocalExecutor, type ResolvedTask } from '../src/executors/index.ts';
 
 const count = Number(process.argv[2] ?? 5000);
 const slots = Number(process.argv[3] ?? 2);
 const root = mkdtempSync(join(tmpdir(), 'baton-bench-local-'));
+const runDir = join(root, 'runs', 'bench');
 
 function task(i: number): ResolvedTask {
-  const attemptDir = join(root, 'attempts', String(i));
+  const outputPath = join(runDir, `t${i}.1.out`);
   return {
     taskRunId: i,
     runId: 'bench',
@@ -30,25 +34,35 @@ function task(i: number): ResolvedTask {
       BATON_FLOW: 'bench',
       BATON_TASK: `t${i}`,
       BATON_ATTEMPT: '1',
-      BATON_OUTPUT: join(attemptDir, 'output'),
+      BATON_OUTPUT: outputPath,
     },
     workdir: root,
-    attemptDir,
-    logPath: join(attemptDir, 'log'),
+    outputPath,
+    logPath: join(runDir, `t${i}.1.log`),
     resources: {},
   };
 }
 
-async function runBaton(): Promise<number> {
-  // The scheduler creates attempt directories (run-controller.ts) before launching; that
-  // cost belongs to it, measured on its own here.
-  const mkdirStartMs = performance.now();
-  for (let i = 0; i < count; i++) mkdirSync(task(i).attemptDir, { recursive: true });
-  console.log(
-    `attempt directories (scheduler's cost): ${((performance.now() - mkdirStartMs) / count).toFixed(3)} ms/task`,
-  );
-  const cpuBefore = process.cpuUsage();
-  const executor = createLocalExecutor({ slots });
+/** CPU ms of this process and of its reaped children (launchers, tasks, ninja). */
+function cpuMs(): { self: number; children: number } {
+  // /proc/self/stat fields 14–17: utime, stime, cutime, cstime, in clock ticks (10 ms).
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = (i: number): number => Number(fields[i - 3]);
+  const self = process.cpuUsage();
+  return { self: (self.user + self.system) / 1000, children: (ticks(16) + ticks(17)) * 10 };
+}
+
+interface Result {
+  wallMs: number;
+  selfCpuMs: number;
+  totalCpuMs: number;
+}
+
+async function runBaton(): Promise<Result> {
+  // The scheduler creates the run directory once.
+  mkdirSync(runDir, { recursive: true });
+  const before = cpuMs();
+  const executor = createLocalExecutor({ slots, journalDir: join(root, 'launchers') });
   const startMs = performance.now();
   let launched = 0;
   let finished = 0;
@@ -64,36 +78,47 @@ async function runBaton(): Promise<number> {
     if (++finished === count) break;
     await fill();
   }
-  const elapsedMs = performance.now() - startMs;
+  const wallMs = performance.now() - startMs;
   await executor.close();
-  const cpu = process.cpuUsage(cpuBefore);
-  console.log(`node process CPU: ${((cpu.user + cpu.system) / 1000 / count).toFixed(3)} ms/task`);
-  return elapsedMs;
+  // Launchers exit on EOF; their CPU (and their tasks') is counted once Node reaps them.
+  await sleep(300);
+  const after = cpuMs();
+  const selfCpuMs = after.self - before.self;
+  return { wallMs, selfCpuMs, totalCpuMs: selfCpuMs + after.children - before.children };
 }
 
-function runNinja(): number | null {
+function runNinja(): Result | null {
   if (spawnSync('ninja', ['--version']).status !== 0) return null;
   const dir = join(root, 'ninja');
   mkdirSync(dir);
   const edges = Array.from({ length: count }, (_, i) => `build o${i}: r\n`).join('');
   writeFileSync(join(dir, 'build.ninja'), `rule r\n  command = true\n${edges}`);
+  const before = cpuMs();
   const startMs = performance.now();
   const result = spawnSync('ninja', ['-j', String(slots)], { cwd: dir, stdio: 'ignore' });
   if (result.status !== 0) throw new Error('ninja failed');
-  return performance.now() - startMs;
+  const wallMs = performance.now() - startMs;
+  const after = cpuMs();
+  return { wallMs, selfCpuMs: 0, totalCpuMs: after.children - before.children };
 }
 
 try {
-  const batonMs = await runBaton();
-  const ninjaMs = runNinja();
+  const baton = await runBaton();
+  const ninja = runNinja();
   const perTask = (ms: number): string => `${(ms / count).toFixed(3)} ms/task`;
+  console.log(`baton local: ${count} tasks, ${slots} slots`);
+  console.log(`  wall ${baton.wallMs.toFixed(0)} ms, ${perTask(baton.wallMs)}`);
   console.log(
-    `baton local: ${count} tasks, ${slots} slots: ${batonMs.toFixed(0)} ms, ${perTask(batonMs)}`,
+    `  cpu node ${perTask(baton.selfCpuMs)}, node+launchers+tasks ${perTask(baton.totalCpuMs)}`,
   );
-  if (ninjaMs === null) console.log('ninja: not on PATH, no comparison');
+  if (ninja === null) console.log('ninja: not on PATH, no comparison');
   else {
-    console.log(`ninja -j${slots}:  ${count} tasks: ${ninjaMs.toFixed(0)} ms, ${perTask(ninjaMs)}`);
-    console.log(`ratio baton/ninja: ${(batonMs / ninjaMs).toFixed(2)}`);
+    console.log(`ninja -j${slots}: ${count} tasks`);
+    console.log(`  wall ${ninja.wallMs.toFixed(0)} ms, ${perTask(ninja.wallMs)}`);
+    console.log(`  cpu ninja+tasks ${perTask(ninja.totalCpuMs)}`);
+    console.log(
+      `ratio baton/ninja: wall ${(baton.wallMs / ninja.wallMs).toFixed(2)}, cpu ${(baton.totalCpuMs / ninja.totalCpuMs).toFixed(2)}`,
+    );
   }
 } finally {
   rmSync(root, { recursive: true, force: true });

@@ -29,8 +29,18 @@ import {
 import { detectRssMethod, measure, type RssMethod, rssMethodNote, type Sample } from './measure.ts';
 
 const ROOT = dirname(import.meta.dirname);
-/** The Baton CLI benchmarked, unless `--cli` names another (say, another checkout's). */
-const DEFAULT_CLI = join(ROOT, 'src', 'cli', 'main.ts');
+/**
+ * The Baton CLI benchmarked, unless `--cli` names another (say, another checkout's):
+ * `bin/baton.js`, the entry point users run, with the Node flags its first line sets.
+ */
+const DEFAULT_CLI = join(ROOT, 'bin', 'baton.js');
+
+/** How to start the CLI: an executable entry point as is, a `.ts` file with this Node. */
+function cliCommand(cli: string, args: readonly string[]): { command: string; args: string[] } {
+  return cli.endsWith('.ts')
+    ? { command: process.execPath, args: [cli, ...args] }
+    : { command: cli, args: [...args] };
+}
 const OUT_FILE = join(ROOT, 'bench', 'out', 'latest.json');
 /** Size of the flow `baton validate` is timed on, whatever `--sizes` says. */
 const VALIDATE_SIZE = 10_000;
@@ -195,16 +205,14 @@ async function runBaton(ctx: Context, dir: string, g: BenchGraph, rep: number): 
   const flow = join(dir, 'flow.yaml');
   return measure({
     label: `baton run (${g.shape}, ${g.size} tasks, repetition ${rep + 1})`,
-    command: process.execPath,
-    args: [
-      ctx.opts.cli,
+    ...cliCommand(ctx.opts.cli, [
       'run',
       flow,
       '--parallelism',
       String(ctx.opts.parallelism),
       '--db',
       `sqlite:${join(repDir, 'baton.db')}`,
-    ],
+    ]),
     cwd: repDir,
     timeoutMs: ctx.opts.timeoutMs,
     rss: ctx.rss,
@@ -308,8 +316,7 @@ async function benchValidate(ctx: Context): Promise<ToolResult> {
     (c, d, _g, rep) =>
       measure({
         label: `baton validate (${g.size} tasks, repetition ${rep + 1})`,
-        command: process.execPath,
-        args: [ctx.opts.cli, 'validate', flow],
+        ...cliCommand(ctx.opts.cli, ['validate', flow]),
         cwd: d,
         timeoutMs: c.opts.timeoutMs,
         rss: c.rss,

@@ -1,4 +1,4 @@
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import {
   createLocalExecutor,
   createSequentialExecutor,
@@ -54,16 +54,23 @@ export const runCommand: CommandDef = {
   details: 'Exit status: 0 the run succeeded, 1 it failed, 2 bad input, 130 cancelled.',
 };
 
-function makeExecutor(name: string, slots: number | undefined): Executor {
-  if (name === 'local')
-    return withTimeouts(createLocalExecutor(slots !== undefined ? { slots } : {}));
-  if (name === 'sequential') return withTimeouts(createSequentialExecutor({}));
+function checkExecutorName(name: string): void {
+  if (name === 'local' || name === 'sequential') return;
   if (name === 'kubernetes' || name === 'worker') {
     throw new UsageError(
       `--executor ${name} is not available yet in this build (use local or sequential)`,
     );
   }
   throw new UsageError(`--executor must be local or sequential, got "${name}"`);
+}
+
+function makeExecutor(name: string, slots: number | undefined, project: Project): Executor {
+  // Every process that may resume this project's runs reads the same journals.
+  const journalDir = join(project.stateDir, 'launchers');
+  if (name === 'sequential') return withTimeouts(createSequentialExecutor({ journalDir }));
+  return withTimeouts(
+    createLocalExecutor({ journalDir, ...(slots !== undefined ? { slots } : {}) }),
+  );
 }
 
 /** `baton run`: one run to completion in this process. */
@@ -77,9 +84,10 @@ export async function run(values: Record<string, unknown>, positionals: string[]
   if (!resumeId && positionals.length !== 1)
     throw new UsageError('baton run needs exactly one FLOW or FILE (see baton run --help)');
   const executorName = String(values.executor ?? 'local');
-  const executor = makeExecutor(executorName, slots);
+  checkExecutorName(executorName);
 
   let store: Store | undefined;
+  let executor: Executor | undefined;
   try {
     // Load and check everything the user gave before touching the database.
     const loaded = resumeId ? undefined : await findFlow(project, positionals[0] as string);
@@ -87,6 +95,7 @@ export async function run(values: Record<string, unknown>, positionals: string[]
       ? resolveParams(loaded.spec, parseKeyValues(values.param as string[] | undefined, '-p'))
       : {};
     store = await openProjectStore(project);
+    executor = makeExecutor(executorName, slots, project);
 
     let runRow: Run;
     let spec: FlowSpec;
@@ -164,12 +173,13 @@ export async function run(values: Record<string, unknown>, positionals: string[]
       );
     } else {
       process.stdout.write(
-        `${summaryText(runRow, state, taskRuns, project, Date.now() - started, store.url)}\n`,
+        `${summaryText(runRow, spec, state, taskRuns, project, Date.now() - started, store.url)}\n`,
       );
     }
     return state === 'success' ? 0 : state === 'cancelled' ? 130 : 1;
   } finally {
-    await executor.close();
+    // Only after every result is committed: closing lets the executor drop its journals.
+    await executor?.close();
     await store?.close();
   }
 }
@@ -204,6 +214,7 @@ function summaryJson(run: Run, state: string, taskRuns: readonly TaskRun[], proj
 
 function summaryText(
   run: Run,
+  spec: FlowSpec,
   state: string,
   taskRuns: readonly TaskRun[],
   project: Project,
@@ -230,6 +241,19 @@ function summaryText(
     const counts = new Map<string, number>();
     for (const t of latest) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
     lines.push([...counts].map(([s, n]) => `${n} ${s}`).join(', '));
+  }
+  // The final tasks' outputs are the run's results: show them whole, paths included.
+  const upstreams = new Set(spec.tasks.flatMap((t) => t.needs));
+  const results = latest.filter(
+    (t) => !upstreams.has(t.taskId) && t.state === 'success' && t.outputs,
+  );
+  if (results.length > 0 && results.length <= 20) {
+    lines.push('', 'Results:');
+    for (const t of results) {
+      for (const [k, v] of Object.entries(t.outputs ?? {})) {
+        lines.push(`  ${t.taskId}.${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+      }
+    }
   }
   lines.push(
     '',

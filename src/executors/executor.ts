@@ -22,9 +22,12 @@ export interface ResolvedTask {
   readonly env: Readonly<Record<string, string>>;
   /** Absolute working directory. */
   readonly workdir: string;
-  /** Absolute directory owned by this attempt: output file, pid file, exit file. */
-  readonly attemptDir: string;
-  /** Where stdout and stderr go. */
+  /**
+   * The attempt's `$BATON_OUTPUT` file (the scheduler also puts it in `env`). Its directory
+   * must exist: executors create no directory per attempt.
+   */
+  readonly outputPath: string;
+  /** Where stdout and stderr go (appended). Its directory must exist, as for `outputPath`. */
   readonly logPath: string;
   readonly timeoutMs?: number;
   readonly resources: { readonly cpu?: number; readonly memoryBytes?: number };
@@ -74,7 +77,12 @@ export type Adopted =
       readonly signal?: string;
     }
   /** Definitely not running and no result: the attempt is lost. */
-  | { readonly taskRunId: number; readonly status: 'lost'; readonly message: string };
+  | { readonly taskRunId: number; readonly status: 'lost'; readonly message: string }
+  /**
+   * The executor never started this attempt (the process that was to launch it died
+   * first); launching it now cannot run it twice.
+   */
+  | { readonly taskRunId: number; readonly status: 'not_started' };
 
 export interface AdoptRequest {
   readonly taskRunId: number;

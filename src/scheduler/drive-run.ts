@@ -36,7 +36,7 @@ export async function driveRun(
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
   const latestAssets: Record<string, Record<string, unknown>> = {};
-  for (const a of await store.listAssetEvents()) latestAssets[a.asset] = { ...a.metadata };
+  for (const a of await store.latestAssetEvents()) latestAssets[a.asset] = { ...a.metadata };
   controller.seedAssets(latestAssets);
   opts.onController?.(controller);
 
@@ -57,17 +57,22 @@ export async function driveRun(
     const running = await controller.start(rows);
     if (opts.signal?.aborted) controller.cancel();
     if (running.length > 0) {
-      const found = await executor.adopt(
-        running.map((r) => ({
-          taskRunId: r.id,
-          handle: r.handle,
-          task: r.resolved as unknown as ResolvedTask,
-        })),
-      );
+      const requests = running.map((r) => ({
+        taskRunId: r.id,
+        handle: r.handle,
+        task: r.resolved as unknown as ResolvedTask,
+        ...(r.startedAt !== null ? { startedAt: r.startedAt } : {}),
+      }));
+      const byId = new Map(requests.map((r) => [r.taskRunId, r]));
+      const found = await executor.adopt(requests);
       for (const a of found) {
         if (a.status === 'finished')
           controller.onAdopted(a.taskRunId, 'finished', a.exitCode, undefined, a.signal);
         else if (a.status === 'lost') controller.onAdopted(a.taskRunId, 'lost', null, a.message);
+        else if (a.status === 'not_started') {
+          const request = byId.get(a.taskRunId);
+          if (request) controller.relaunch(request.task);
+        }
       }
       await store.addEvent(
         run.id,

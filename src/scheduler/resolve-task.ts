@@ -1,4 +1,4 @@
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import type { ResolvedTask } from '../executors/index.ts';
 import {
   type ExprContext,
@@ -27,8 +27,8 @@ export interface UnitRef {
   readonly mapIndex: number;
   readonly attempt: number;
   readonly item?: unknown;
-  readonly attemptDir: string;
   readonly logPath: string;
+  readonly outputPath: string;
 }
 
 /** The expression context of a run, before any task-specific part (item, attempt). */
@@ -162,7 +162,7 @@ export function resolveTask(
   env.BATON_ATTEMPT = String(unit.attempt);
   env.BATON_LOGICAL_DATE = new Date(facts.logicalDate).toISOString();
   env.BATON_PARAMS = JSON.stringify(facts.params);
-  env.BATON_OUTPUT = join(unit.attemptDir, 'output');
+  env.BATON_OUTPUT = unit.outputPath;
   if (unit.mapIndex >= 0) {
     env.BATON_ITEM = JSON.stringify(unit.item ?? null);
     env.BATON_MAP_INDEX = String(unit.mapIndex);
@@ -183,8 +183,8 @@ export function resolveTask(
     command,
     env,
     workdir,
-    attemptDir: unit.attemptDir,
     logPath: unit.logPath,
+    outputPath: unit.outputPath,
     ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
     resources: {
       ...(cpu !== undefined ? { cpu } : {}),

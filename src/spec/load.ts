@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { describeIssue } from './describe-issue.ts';
 import { findDuplicateKeys } from './duplicate-keys.ts';
@@ -20,6 +21,36 @@ import { YamlLocator } from './yaml-locator.ts';
  * sets `baseDir` (its directory, absolute). Throws a `SpecError` listing every problem.
  */
 export function parseFlow(source: string, path: string): LoadedFlow {
+  return parseValid(source, path) ?? parseWithPositions(source, path);
+}
+
+/**
+ * The common case, a valid flow, without building a positioned YAML document: `yaml`'s
+ * Document costs about 2 s and 90 MB of heap for a 10,000-task file, js-yaml 65 ms and
+ * 6 MB. Anything wrong (including what js-yaml alone rejects, such as duplicate keys)
+ * returns undefined, and the positioned parse below finds and locates every problem.
+ * Both parse YAML 1.2 with the core schema, so they agree on what a document means.
+ */
+function parseValid(source: string, path: string): LoadedFlow | undefined {
+  let data: unknown;
+  try {
+    data = loadYaml(source, { schema: CORE_SCHEMA, filename: path });
+  } catch {
+    return undefined;
+  }
+  const parsed = flowSchema.safeParse(data);
+  if (!parsed.success) return undefined;
+  const check = validateFlow(data);
+  if (check.problems.length > 0) return undefined;
+  return {
+    spec: normaliseFlow(parsed.data, check.order),
+    source,
+    path,
+    baseDir: dirname(resolve(path)),
+  };
+}
+
+function parseWithPositions(source: string, path: string): LoadedFlow {
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const located = (

@@ -1,6 +1,8 @@
 /**
  * Task logs as plain files under a root directory (`<project>/.baton/runs`), one per
- * attempt: `<root>/<runId>/<taskId>[.<mapIndex>]/<attempt>/log`.
+ * attempt, flat in one folder per run: `<root>/<runId>/<taskId>[.<mapIndex>].<attempt>.log`.
+ * Flat on purpose: a directory per attempt cost ~0.25 ms of mkdir per task on ext4, more
+ * than the scheduler's whole share of a 10,000-task run's budget.
  */
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,18 +20,23 @@ function segment(value: string, what: string): string {
   return value;
 }
 
+/** The folder of one run's attempt files; created once per run. */
+export function runDir(root: string, runId: string): string {
+  return join(root, segment(runId, 'run id'));
+}
+
 /**
- * The directory owned by one attempt: the log, and the local executor's pid, exit and
- * output files. The map index is part of the name only for map items (index ≥ 0).
+ * The files of one attempt, side by side in its run's folder: the log (stdout and
+ * stderr) and the task's `$BATON_OUTPUT`. The map index is part of the name only for map
+ * items (index ≥ 0).
  */
-export function attemptDir(root: string, ref: LogRef): string {
+export function attemptFiles(root: string, ref: LogRef): { log: string; output: string } {
   const task = ref.mapIndex >= 0 ? `${ref.taskId}.${ref.mapIndex}` : ref.taskId;
-  return join(
-    root,
-    segment(ref.runId, 'run id'),
-    segment(task, 'task id'),
-    String(Math.trunc(ref.attempt)),
+  const base = join(
+    runDir(root, ref.runId),
+    `${segment(task, 'task id')}.${Math.trunc(ref.attempt)}`,
   );
+  return { log: `${base}.log`, output: `${base}.out` };
 }
 
 /** `LogStore` on the local file system. Readers never load a whole file. */
@@ -42,7 +49,7 @@ export class FileLogStore implements LogStore {
   }
 
   pathFor(ref: LogRef): string {
-    return join(attemptDir(this.root, ref), 'log');
+    return attemptFiles(this.root, ref).log;
   }
 
   /**

@@ -2,7 +2,7 @@
  * The store's public surface: the `Store` interface and its row types, `openStore` for a
  * database URL, and the file-based log store. Other folders import only from here.
  */
-export { attemptDir, DEFAULT_LOG_READ_BYTES, FileLogStore } from './file-log-store.ts';
+export { attemptFiles, DEFAULT_LOG_READ_BYTES, FileLogStore, runDir } from './file-log-store.ts';
 export type { LogChunk, LogRef, LogStore } from './log-store.ts';
 export { openStore, redactUrl, sqlitePath } from './open.ts';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.ts';

@@ -74,4 +74,6 @@ export interface Store {
     at: number,
   ): Promise<void>;
   listAssetEvents(asset?: string): Promise<AssetEvent[]>;
+  /** The newest event of every asset (one per asset key), by asset key. */
+  latestAssetEvents(): Promise<AssetEvent[]>;
 }

@@ -172,7 +172,7 @@ tasks:
     clearInterval(sampler);
     assert.equal(r.code, 0, r.stderr);
     const runId = runIdFrom(r.stderr);
-    const log = join(dir, '.baton/runs', runId, 'loud/1/log');
+    const log = join(dir, '.baton/runs', runId, 'loud.1.log');
     const size = statSync(log).size;
     assert.ok(size < 70 * 1024 * 1024, `log is ${size} bytes`);
     assert.match(readFileSync(log, 'latin1').slice(-300), /truncated/);

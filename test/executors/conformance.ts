@@ -20,6 +20,8 @@ import {
 
 /** Options the conformance suite passes to `create`. */
 export interface ConformanceOptions {
+  /** A fresh directory per suite. */
+  readonly journalDir: string;
   readonly killGraceMs?: number;
   readonly logCapBytes?: number;
 }
@@ -33,10 +35,11 @@ export function describeExecutor(
   describe(`executor conformance: ${name}`, () => {
     const root = tempRoot(`baton-${name}-`);
     const open: Executor[] = [];
+    const journalDir = join(root.path, 'launchers');
     const start = (
-      options: ConformanceOptions = {},
+      options: Partial<ConformanceOptions> = {},
     ): { executor: Executor; events: EventRecorder } => {
-      const executor = create({ killGraceMs: 2000, ...options });
+      const executor = create({ journalDir, killGraceMs: 2000, ...options });
       open.push(executor);
       return { executor, events: new EventRecorder(executor) };
     };
@@ -201,7 +204,7 @@ export function describeExecutor(
     });
 
     it('withTimeouts cancels a task past its timeout, children included', async () => {
-      const executor = withTimeouts(create({ killGraceMs: 2000 }));
+      const executor = withTimeouts(create({ journalDir, killGraceMs: 2000 }));
       open.push(executor);
       const events = new EventRecorder(executor);
       const task = makeTask(root.path, sh('sleep 1000 & sleep 1000'), { timeoutMs: 300 });

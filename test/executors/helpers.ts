@@ -16,14 +16,18 @@ export function tempRoot(prefix: string): { path: string; dispose(): void } {
 
 let nextId = 1;
 
-/** A resolved task under `root`, with the BATON_* contract env; ids are unique per process. */
+/**
+ * A resolved task under `root`, with the BATON_* contract env; ids are unique per process.
+ * Its log and output are flat files in `root`, as the scheduler lays them out in a run's
+ * directory.
+ */
 export function makeTask(
   root: string,
   command: ResolvedTask['command'],
   overrides: Partial<ResolvedTask> = {},
 ): ResolvedTask {
   const taskRunId = overrides.taskRunId ?? nextId++;
-  const attemptDir = join(root, `attempt-${taskRunId}`);
+  const outputPath = join(root, `task-${taskRunId}.1.out`);
   return {
     taskRunId,
     runId: 'run-1',
@@ -38,11 +42,11 @@ export function makeTask(
       BATON_TASK: `task-${taskRunId}`,
       BATON_ATTEMPT: '1',
       BATON_PARAMS: '{"n":1}',
-      BATON_OUTPUT: join(attemptDir, 'output.jsonl'),
+      BATON_OUTPUT: outputPath,
     },
     workdir: root,
-    attemptDir,
-    logPath: join(attemptDir, 'log'),
+    outputPath,
+    logPath: join(root, `task-${taskRunId}.1.log`),
     resources: {},
     ...overrides,
   };
@@ -123,4 +127,14 @@ export function tokenOf(event: Started): string {
   const token = event.handle.token;
   if (typeof token !== 'string') throw new Error('handle has no token');
   return token;
+}
+
+/** The launcher journals in `dir` and their lines (`<launcherPid>.<id>.journal`). */
+export function readJournals(dir: string): Map<string, string[]> {
+  const journals = new Map<string, string[]>();
+  for (const name of readdirSync(dir)) {
+    if (name.endsWith('.journal'))
+      journals.set(name, readFileSync(join(dir, name), 'latin1').split('\n').filter(Boolean));
+  }
+  return journals;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, afterEach, describe, it } from 'node:test';
@@ -9,11 +9,13 @@ import {
   type Executor,
   type ResolvedTask,
 } from '../../src/executors/index.ts';
+import { attemptKey } from '../../src/executors/local/launch-record.ts';
 import {
   EventRecorder,
   eventually,
   makeTask,
   processesWithToken,
+  readJournals,
   type Started,
   sh,
   tempRoot,
@@ -22,9 +24,10 @@ import {
 
 describe('local executor adoption', () => {
   const root = tempRoot('baton-adopt-');
+  const journalDir = join(root.path, 'launchers');
   const open: Executor[] = [];
   const start = (): { executor: Executor; events: EventRecorder } => {
-    const executor = createLocalExecutor({ slots: 8, killGraceMs: 2000 });
+    const executor = createLocalExecutor({ slots: 8, killGraceMs: 2000, journalDir });
     open.push(executor);
     return { executor, events: new EventRecorder(executor) };
   };
@@ -48,13 +51,13 @@ describe('local executor adoption', () => {
     const longStarted = await first.events.started(long.taskRunId);
     await first.events.started(noHandle.taskRunId);
     await first.executor.close();
-    // Launched after the first executor is gone from the scheduler's view: the result is
-    // only in its exit file when the second one adopts it.
+    // Launched by a process that then died before the scheduler recorded the end (left
+    // unclosed: close() deletes journals whose ends it reported): the result is only in
+    // its launcher's journal when the second one adopts it.
     const other = start();
     await other.executor.launch(short);
     const shortStarted = await other.events.started(short.taskRunId);
     await other.events.finished(short.taskRunId);
-    await other.executor.close();
 
     const second = start();
     const adopted = await second.executor.adopt([
@@ -74,7 +77,7 @@ describe('local executor adoption', () => {
     assert.equal(readFileSync(long.logPath, 'utf8'), 'after adoption\n');
   });
 
-  it('tasks survive SIGINT to the terminal group and kill -9 of the Node process', async () => {
+  it('tasks and their journal lines survive SIGINT to the terminal group and kill -9 of Node', async () => {
     const gate = join(root.path, 'gate-kill9');
     const running = makeTask(
       root.path,
@@ -86,7 +89,11 @@ describe('local executor adoption', () => {
     );
     const child = spawn(
       process.execPath,
-      [join(import.meta.dirname, 'fixtures/launch-and-hang.ts'), JSON.stringify([running, quick])],
+      [
+        join(import.meta.dirname, 'fixtures/launch-and-hang.ts'),
+        JSON.stringify([running, quick]),
+        journalDir,
+      ],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
         detached: true, // its own process group, like a shell job
@@ -103,10 +110,14 @@ describe('local executor adoption', () => {
     process.kill(child.pid as number, 'SIGKILL');
     await childGone;
     writeFileSync(`${gate}-quick`, '');
+    const quickToken = tokenOf(started.get(quick.taskRunId) as Started);
+    const runningToken = tokenOf(started.get(running.taskRunId) as Started);
+    const lines = () => [...readJournals(journalDir).values()].flat();
     assert.ok(
-      await eventually(() => existsSync(join(quick.attemptDir, 'exit'))),
-      'quick task wrote its exit file',
+      await eventually(() => lines().includes(`F ${quickToken} 9`)),
+      'the orphaned launcher journaled the end after Node died',
     );
+    assert.ok(lines().some((line) => line.startsWith(`S ${runningToken} `)));
 
     const { executor, events } = start();
     const request = (task: ResolvedTask) => ({
@@ -150,19 +161,19 @@ describe('local executor adoption', () => {
     );
     const pid = stranger.pid as number;
     const task = makeTask(root.path, sh('exit 0'));
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(task.attemptDir, { recursive: true });
-    writeFileSync(join(task.attemptDir, 'pid'), `${pid} ${pid} ${task.taskRunId}.1.0123456789ab\n`);
+    // As a launcher that died with its task leaves its journal; the pid was then reused.
+    const token = `${attemptKey(task)}.0123456789ab`;
+    writeFileSync(join(journalDir, `${pid}.stranger.journal`), `S ${token} ${pid} ${pid}\n`);
     const { executor } = start();
-    const handle = { pid, launcherPid: pid, token: `${task.taskRunId}.1.0123456789ab` };
+    const handle = { pid, launcherPid: pid, token };
     const [viaHandle] = await executor.adopt([{ taskRunId: task.taskRunId, handle, task }]);
     assert.equal(viaHandle?.status, 'lost');
     assert.match(
       viaHandle?.status === 'lost' ? viaHandle.message : '',
       new RegExp(`process ${pid}`),
     );
-    const [viaPidFile] = await executor.adopt([{ taskRunId: task.taskRunId, handle: null, task }]);
-    assert.equal(viaPidFile?.status, 'lost');
+    const [viaJournal] = await executor.adopt([{ taskRunId: task.taskRunId, handle: null, task }]);
+    assert.equal(viaJournal?.status, 'lost');
     await executor.cancel(task.taskRunId, 'cancelled');
     assert.equal(stranger.exitCode, null);
     assert.equal(stranger.signalCode, null);
@@ -171,24 +182,91 @@ describe('local executor adoption', () => {
     assert.equal(await strangerExit, 'SIGKILL');
   });
 
-  it('reports a relaunch of an attempt that already ran instead of running it twice', async () => {
+  it('reports a relaunch of an attempt an earlier process ran instead of running it twice', async () => {
+    // The first process is abandoned, not closed: as if it died before the scheduler
+    // recorded the end, so its launcher's journal is still there.
     const first = start();
     const counter = join(root.path, 'runs');
     const task = makeTask(root.path, sh(`echo run >> ${counter}; exit 4`));
     await first.executor.launch(task);
+    const firstStarted = await first.events.started(task.taskRunId);
     await first.events.finished(task.taskRunId);
-    await first.executor.close();
     const { executor, events } = start();
     await executor.launch(task);
     const finished = await events.finished(task.taskRunId);
     assert.deepEqual([finished.reason, finished.exitCode], ['exit_code', 4]);
+    assert.deepEqual((await events.started(task.taskRunId)).handle, firstStarted.handle);
+    assert.equal(readFileSync(counter, 'utf8'), 'run\n');
+    // And within one process, a second launch after the end reports the same end again.
+    await first.executor.launch(task);
+    const ends = () =>
+      first.events.events.filter((e) => e.taskRunId === task.taskRunId && e.type === 'finished');
+    assert.ok(await eventually(() => ends().length === 2), 'reported again');
+    assert.deepEqual(ends()[1], { ...ends()[0], at: ends()[1]?.at });
     assert.equal(readFileSync(counter, 'utf8'), 'run\n');
   });
 
-  it('reports an attempt with neither pid file nor exit file as lost', async () => {
+  it('reports an attempt no journal knows of as not started, or as lost when it has a handle', async () => {
     const { executor } = start();
     const task = makeTask(root.path, sh('exit 0'));
-    const [result] = await executor.adopt([{ taskRunId: task.taskRunId, handle: null, task }]);
-    assert.equal(result?.status, 'lost');
+    const other = makeTask(root.path, sh('exit 0'));
+    const handle = { pid: 1, launcherPid: 1, token: `${attemptKey(other)}.feedface` };
+    assert.deepEqual(
+      await executor.adopt([
+        { taskRunId: task.taskRunId, handle: null, task },
+        { taskRunId: other.taskRunId, handle, task: other },
+      ]),
+      [
+        { taskRunId: task.taskRunId, status: 'not_started' },
+        {
+          taskRunId: other.taskRunId,
+          status: 'lost',
+          message: `no launcher journal in ${journalDir} records attempt ${handle.token}`,
+        },
+      ],
+    );
+  });
+
+  it('deletes on close the journals whose attempts all ended and were reported, no others', async () => {
+    const dir = join(root.path, 'hygiene');
+    const executor = createLocalExecutor({ slots: 2, killGraceMs: 2000, journalDir: dir });
+    const events = new EventRecorder(executor);
+    const gate = join(root.path, 'gate-hygiene');
+    const quick = makeTask(root.path, sh('exit 0'));
+    const held = makeTask(root.path, sh(`while [ ! -e ${gate} ]; do sleep 0.05; done; exit 3`));
+    await executor.launch(quick);
+    await executor.launch(held);
+    await events.finished(quick.taskRunId);
+    const heldToken = tokenOf(await events.started(held.taskRunId));
+    assert.equal(readJournals(dir).size, 2);
+    await executor.close();
+    // The busy launcher's journal stays: it holds an S line without its F.
+    const left = [...readJournals(dir).values()];
+    assert.equal(left.length, 1);
+    assert.ok(left[0]?.[left[0].length - 1]?.startsWith(`S ${heldToken} `));
+    writeFileSync(gate, '');
+    assert.ok(
+      await eventually(
+        () => [...readJournals(dir).values()][0]?.includes(`F ${heldToken} 3`) ?? false,
+      ),
+    );
+    // Adopted, reported, launcher gone: the next close removes it.
+    const next = createLocalExecutor({ slots: 2, journalDir: dir });
+    assert.deepEqual(await next.adopt([{ taskRunId: held.taskRunId, handle: null, task: held }]), [
+      { taskRunId: held.taskRunId, status: 'finished', exitCode: 3 },
+    ]);
+    const launcherPid = Number([...readJournals(dir).keys()][0]?.split('.')[0]);
+    assert.ok(await eventually(() => !existsProcess(launcherPid)), 'launcher exited');
+    await next.close();
+    assert.equal(readJournals(dir).size, 0);
   });
 });
+
+function existsProcess(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

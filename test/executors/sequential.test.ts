@@ -13,7 +13,7 @@ describe('sequential executor', () => {
   after(() => root.dispose());
 
   it('runs tasks one at a time, in launch order', async () => {
-    const executor = createSequentialExecutor();
+    const executor = createSequentialExecutor({ journalDir: join(root.path, 'launchers') });
     const events = new EventRecorder(executor);
     const order = join(root.path, 'order');
     writeFileSync(order, '');

@@ -451,6 +451,13 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
         (await store.listAssetEvents()).map((e) => e.asset),
         ['raw_sales', 'report', 'raw_sales'],
       );
+      assert.deepEqual(
+        (await store.latestAssetEvents()).map((e) => [e.asset, e.at, e.metadata]),
+        [
+          ['raw_sales', 80, { bytes: 1 }],
+          ['report', 70, {}],
+        ],
+      );
       assert.deepEqual(await store.listAssetEvents('nothing'), []);
     });
 

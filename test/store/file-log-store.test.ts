@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { attemptDir, FileLogStore, type LogRef } from '../../src/store/index.ts';
+import { attemptFiles, FileLogStore, type LogRef } from '../../src/store/index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'baton-logs-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -19,15 +19,18 @@ describe('FileLogStore', () => {
   it('lays out one directory per attempt, with the map index only for map items', () => {
     assert.equal(
       logs.pathFor({ runId: 'r1', taskId: 'extract', mapIndex: -1, attempt: 2 }),
-      join(root, 'r1', 'extract', '2', 'log'),
+      join(root, 'r1', 'extract.2.log'),
     );
     assert.equal(
       logs.pathFor({ runId: 'r1', taskId: 'clean', mapIndex: 0, attempt: 1 }),
-      join(root, 'r1', 'clean.0', '1', 'log'),
+      join(root, 'r1', 'clean.0.1.log'),
     );
-    assert.equal(
-      attemptDir(root, { runId: 'r1', taskId: 'clean', mapIndex: 3, attempt: 1 }),
-      join(root, 'r1', 'clean.3', '1'),
+    assert.deepEqual(
+      attemptFiles(root, { runId: 'r1', taskId: 'clean', mapIndex: 3, attempt: 1 }),
+      {
+        log: join(root, 'r1', 'clean.3.1.log'),
+        output: join(root, 'r1', 'clean.3.1.out'),
+      },
     );
   });
 

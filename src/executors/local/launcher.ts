@@ -1,16 +1,16 @@
 /**
  * One launcher process (`launcher.sh`): a long-lived bash that starts one task at a time
- * and stays its parent, so it can write the exit file even after Node is gone.
+ * and stays its parent, so it can journal the task's end even after Node is gone.
  *
- * Protocol (pipes; Node writes stdin, reads stdout):
+ * Protocol (pipes; Node writes stdin, reads stdout; the journal format is in journal.ts):
  * - Node → launcher: `<8 hex digits: length><record>`, the record being bash assignments
- *   `i=<taskRunId> d=<attemptDir> l=<logPath> w=<workdir> k=<token> c=<snippet>`, every
- *   value quoted by `shellQuote` (printable ASCII only). The launcher `eval`s it, `cd`s,
- *   opens the log with O_APPEND and forks the task as its own process group; the task's
- *   subshell `eval`s the snippet (`export …; exec …`).
- * - launcher → Node, one line each: `S <id> <launcherPid> <taskPid>` after writing the pid
- *   file; `F <id> <status>` after the task's group is killed and the exit file written;
- *   `E <id> cd|log` when the workdir or the log could not be opened (exit file `E …`).
+ *   `i=<taskRunId> l=<logPath> w=<workdir> k=<token> c=<snippet>`, every value quoted by
+ *   `shellQuote` (printable ASCII only). The launcher `eval`s it, `cd`s, opens the log with
+ *   O_APPEND and forks the task as its own process group; the task's subshell journals `S`
+ *   and `eval`s the snippet (`export …; exec …`).
+ * - launcher → Node, one line each: `S <id> <launcherPid> <taskPid>` after the fork;
+ *   `F <id> <status>` after the task's group is killed and the F line journaled;
+ *   `E <id> cd|log` when the workdir or the log could not be opened (E line journaled).
  * - EOF on stdin: the launcher finishes the task in hand, then exits.
  */
 
@@ -42,17 +42,23 @@ export class Launcher {
   /** The task run it was last handed; null when idle. Owned by the executor. */
   busyWith: number | null = null;
 
+  /** Its journal, `<journalDir>/<pid>.<id>.journal` ('' if bash could not be started). */
+  readonly journalPath: string;
+
   /**
    * Starts `bash launcher.sh` in a session of its own (`detached`), so Ctrl-C on the
-   * terminal reaches neither it nor its tasks: the scheduler cancels tasks itself.
+   * terminal reaches neither it nor its tasks: the scheduler cancels tasks itself. `id`
+   * ([0-9a-z]+) makes the journal's name unique even when a pid is reused.
    */
-  constructor(env: NodeJS.ProcessEnv, reports: LauncherReports) {
+  constructor(env: NodeJS.ProcessEnv, journalDir: string, id: string, reports: LauncherReports) {
     this.#reports = reports;
-    this.#child = spawn('bash', [launcherScript], {
+    this.#child = spawn('bash', [launcherScript, journalDir, id], {
       stdio: ['pipe', 'pipe', 'ignore'],
       detached: true,
       env,
     });
+    // bash is exec'd directly, so its `$$` is this pid.
+    this.journalPath = this.#child.pid ? `${journalDir}/${this.#child.pid}.${id}.journal` : '';
     this.#child.stdout?.setEncoding('latin1');
     this.#child.stdout?.on('data', (chunk: string) => this.#onData(chunk));
     // A write after the launcher died fails with EPIPE; its exit is reported below.

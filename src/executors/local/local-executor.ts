@@ -1,13 +1,13 @@
 /**
  * The local executor: tasks run as processes on this machine, started by long-lived bash
  * launchers (see launcher.ts) so Node never forks per task, and surviving Node's death.
- * Linux only: adoption proves a pid is ours through /proc/<pid>/environ.
+ * Each launcher journals its attempts (journal.ts); nothing is created per attempt but
+ * its log. Linux only: adoption proves a pid is ours through /proc/<pid>/environ.
  */
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
 import { EventQueue } from '../event-queue.ts';
 import type {
   Adopted,
@@ -19,19 +19,20 @@ import type {
   Handle,
   ResolvedTask,
 } from '../executor.ts';
-import {
-  decodeStatus,
-  type ExitRecord,
-  isOurProcess,
-  readExitFile,
-  readPidFile,
-} from './attempt-files.ts';
-import { encodeRecord, Launcher, type LauncherReports } from './launcher.ts';
+import { type JournalEnd, type JournalEntry, JournalIndex } from './journal.ts';
+import { attemptKey, launchRecord } from './launch-record.ts';
+import { Launcher, type LauncherReports } from './launcher.ts';
 import { defaultLogCapBytes, enforceLogCap } from './log-cap.ts';
-import { isEnvName, shellQuote } from './shell-quote.ts';
+import { decodeStatus, isOurProcess, processExists } from './task-process.ts';
 
 /** Options of `createLocalExecutor`. */
 export interface LocalExecutorOptions {
+  /**
+   * Where launchers keep their journals (created once if missing), e.g.
+   * `<project>/.baton/launchers`. Adoption reads it, so every process that may resume a
+   * run of the project must use the same directory.
+   */
+  readonly journalDir: string;
   /** Tasks at once. Default: `os.availableParallelism()`. */
   readonly slots?: number;
   /** SIGTERM → SIGKILL delay on cancel. Default 10,000 ms. */
@@ -48,33 +49,48 @@ type AttemptState = 'queued' | 'sent' | 'running' | 'watched';
 
 interface Attempt {
   readonly task: ResolvedTask;
-  token: string;
+  readonly token: string;
   state: AttemptState;
   launcher: Launcher | null;
+  /** The journal that records it ('' while unknown); polled once the attempt is watched. */
+  journalPath: string;
   taskPid: number;
   launcherPid: number;
+  handle: Handle | null;
   cancelReason: 'timeout' | 'cancelled' | null;
   killTimer: NodeJS.Timeout | null;
   logCut: boolean;
-  /** When a watched attempt was first seen without its process and without exit file. */
+  /** When a watched attempt was first seen with neither its process nor an end line. */
   missingSince: number | null;
+  /** Its launcher died while running it: the journal goes once the end is reported. */
+  retireJournal: boolean;
 }
+
+type FinishResult = {
+  reason: FinishReason;
+  exitCode: number | null;
+  signal?: string;
+  message?: string;
+};
 
 // Watched attempts (adopted, or orphaned by a dead launcher) are polled: no parent of ours
 // reports them. 200 ms keeps the added latency small at ~5 reads a second per attempt.
 const pollMs = 200;
 // Log sizes are checked every other poll (500 ms asked; 400 ms is what the poll gives).
 const logCheckEvery = 2;
-// A task whose process is gone but whose launcher has not yet written the exit file is
-// given this long before it counts as lost (the write follows `wait` by microseconds).
-const exitFileGraceMs = 1000;
+// A task whose process is gone but whose launcher has not yet journaled the end is given
+// this long before it counts as lost (the F line follows `wait` by microseconds), and so
+// is a launcher that died with a record: its task's process journals S just before exec.
+const endLineGraceMs = 1000;
+// Adoption waits this long for a live launcher to journal the end of a task already gone.
+const adoptGraceMs = 500;
 
 /**
  * Creates the local executor: `slots` tasks at once as process groups of their own,
  * stdout+stderr appended to the attempt's log (capped), launches beyond `slots` queued in
  * order. Tasks keep running when this process dies and are adopted by the next one.
  */
-export function createLocalExecutor(options: LocalExecutorOptions = {}): Executor {
+export function createLocalExecutor(options: LocalExecutorOptions): Executor {
   if (process.platform !== 'linux') {
     throw new Error(
       `the local executor needs Linux (/proc) to adopt tasks safely; this is ${process.platform}`,
@@ -90,8 +106,23 @@ class LocalExecutor implements Executor, LauncherReports {
   readonly #logCapBytes: number;
   readonly #env: NodeJS.ProcessEnv;
   readonly #bashEnv: string | undefined;
+  readonly #journalDir: string;
+  /** Journals of launchers of other processes (and of ours that died busy). */
+  readonly #journals: JournalIndex;
+  /** Our launchers' journals: adoption scans skip them (their attempts are in #attempts). */
+  readonly #ownJournals = new Set<string>();
+  /** Our journals to delete on close: every attempt in them ended and was reported. */
+  readonly #retired: string[] = [];
+  /** Unique part of tokens and journal names: random per executor, then a counter. */
+  readonly #uniquePrefix = randomBytes(4).toString('hex');
+  #uniqueSeq = 0;
   readonly #events = new EventQueue<ExecutorEvent>();
   readonly #attempts = new Map<number, Attempt>();
+  /**
+   * Attempts this executor saw end: a second launch reports them again instead of running
+   * them twice (~100 bytes each, for the executor's lifetime, one `baton run`).
+   */
+  readonly #ended = new Map<number, { handle: Handle | null; result: FinishResult }>();
   #queue: number[] = [];
   #queueHead = 0;
   readonly #idle: Launcher[] = [];
@@ -112,44 +143,38 @@ class LocalExecutor implements Executor, LauncherReports {
     this.#bashEnv = env.BASH_ENV;
     delete env.BASH_ENV;
     this.#env = env;
+    this.#journalDir = options.journalDir;
+    mkdirSync(this.#journalDir, { recursive: true });
+    this.#journals = new JournalIndex(this.#journalDir);
+    // Once, so that launching an attempt some earlier process started reports it instead
+    // of running it again, with no disk access per launch.
+    this.#journals.scan();
   }
 
   async launch(task: ResolvedTask): Promise<void> {
     if (this.#closed) throw new Error('the executor is closed');
-    if (this.#attempts.has(task.taskRunId)) return;
-    const attempt: Attempt = {
-      task,
-      token: `${task.taskRunId}.${task.attempt}.${randomBytes(6).toString('hex')}`,
-      state: 'queued',
-      launcher: null,
-      taskPid: 0,
-      launcherPid: 0,
-      cancelReason: null,
-      killTimer: null,
-      logCut: false,
-      missingSince: null,
-    };
-    this.#attempts.set(task.taskRunId, attempt);
-    try {
-      // The scheduler normally creates the attempt directory; creating one costs ~80 µs on
-      // the VM we measure on, so only a missing one is created.
-      ensureDir(task.attemptDir);
-      if (dirname(task.logPath) !== task.attemptDir) ensureDir(dirname(task.logPath));
-    } catch (error) {
-      this.#finish(attempt, {
-        reason: 'launch_error',
-        exitCode: null,
-        message: `cannot create ${task.attemptDir}: ${(error as Error).message}`,
-      });
+    const { taskRunId } = task;
+    if (this.#attempts.has(taskRunId)) return;
+    const ended = this.#ended.get(taskRunId);
+    if (ended) {
+      const at = Date.now();
+      if (ended.handle) this.#events.push({ type: 'started', taskRunId, handle: ended.handle, at });
+      this.#events.push({ type: 'finished', taskRunId, ...ended.result, at });
       return;
     }
-    // Intent before action: a pid file means a process (maybe a previous one) already
-    // started this attempt. Report that attempt instead of running it twice.
-    if (existsSync(join(task.attemptDir, 'pid'))) {
-      this.#resume(attempt);
+    const key = attemptKey(task);
+    const known = this.#journals.byKey(key);
+    const attempt = newAttempt(task, known?.token ?? `${key}.${this.#unique()}`);
+    this.#attempts.set(taskRunId, attempt);
+    // Intent before action: a journal line means a process (maybe an earlier one) already
+    // launched this attempt. Report that attempt instead of running it twice.
+    if (known) {
+      this.#watch(attempt, known);
+      if (attempt.taskPid) this.#reportStarted(attempt);
+      this.#poll(attempt, Date.now());
       return;
     }
-    this.#queue.push(task.taskRunId);
+    this.#queue.push(taskRunId);
     this.#pump();
   }
 
@@ -171,6 +196,8 @@ class LocalExecutor implements Executor, LauncherReports {
 
   async adopt(requests: readonly AdoptRequest[]): Promise<Adopted[]> {
     if (this.#closed) throw new Error('the executor is closed');
+    // One read of the journals for the whole batch (only what was appended since the last).
+    this.#journals.scan(this.#ownJournals);
     return Promise.all(requests.map((request) => this.#adoptOne(request)));
   }
 
@@ -191,12 +218,27 @@ class LocalExecutor implements Executor, LauncherReports {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const launcher of this.#launchers) launcher.detach();
+    // An idle launcher gets EOF and exits without another line: its journal is complete and
+    // every attempt in it was reported. A busy one's journal stays for whoever adopts.
+    const spent = [...this.#retired];
+    for (const launcher of this.#launchers) {
+      if (launcher.busyWith === null && launcher.journalPath) spent.push(launcher.journalPath);
+      launcher.detach();
+    }
+    spent.push(...this.#journals.takeSpent((pid) => !processExists(pid)));
+    for (const path of spent) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // Already gone.
+      }
+    }
     this.#launchers.clear();
     this.#idle.length = 0;
     for (const attempt of this.#attempts.values())
       if (attempt.killTimer) clearTimeout(attempt.killTimer);
     this.#attempts.clear();
+    this.#ended.clear();
     this.#live.clear();
     this.#stopTimer();
     this.#events.close();
@@ -210,26 +252,21 @@ class LocalExecutor implements Executor, LauncherReports {
     attempt.state = 'running';
     attempt.taskPid = taskPid;
     attempt.launcherPid = launcherPid;
-    this.#events.push({
-      type: 'started',
-      taskRunId,
-      handle: this.#handle(attempt),
-      at: Date.now(),
-    });
+    this.#reportStarted(attempt);
     if (attempt.cancelReason) this.#terminate(attempt);
   }
 
   finished(taskRunId: number, status: number): void {
     const attempt = this.#attempts.get(taskRunId);
     this.#release(attempt?.launcher ?? null);
-    if (attempt) this.#finishWithExit(attempt, { kind: 'status', status });
+    if (attempt) this.#finishWithEnd(attempt, status);
     this.#pump();
   }
 
   launchFailed(taskRunId: number, what: 'cd' | 'log'): void {
     const attempt = this.#attempts.get(taskRunId);
     this.#release(attempt?.launcher ?? null);
-    if (attempt) this.#finishWithExit(attempt, { kind: 'launch_error', what });
+    if (attempt) this.#finishWithEnd(attempt, what);
     this.#pump();
   }
 
@@ -239,23 +276,33 @@ class LocalExecutor implements Executor, LauncherReports {
     if (at !== -1) this.#idle.splice(at, 1);
     const attempt = launcher.busyWith === null ? undefined : this.#attempts.get(launcher.busyWith);
     if (attempt && attempt.launcher === launcher) {
-      if (attempt.state === 'sent' && launcher.pid === 0) {
+      if (attempt.state === 'sent' && !journalExists(launcher.journalPath)) {
         this.#finish(attempt, {
           reason: 'launch_error',
           exitCode: null,
-          message: 'cannot start bash for the launcher (is bash on PATH?)',
+          message: launcher.pid
+            ? `the launcher cannot write its journal in ${this.#journalDir}`
+            : 'cannot start bash for the launcher (is bash on PATH?)',
         });
       } else {
-        // The task may outlive its launcher; follow it the way adoption does.
+        // The task may outlive its launcher; follow it through the journal, the way
+        // adoption does.
         attempt.state = 'watched';
         attempt.launcher = null;
+        attempt.retireJournal = true;
         this.#ensureTimer();
       }
+    } else if (launcher.journalPath) {
+      this.#retired.push(launcher.journalPath);
     }
     this.#pump();
   }
 
   // ---- internals ----
+
+  #unique(): string {
+    return this.#uniquePrefix + (this.#uniqueSeq++).toString(36);
+  }
 
   #pump(): void {
     while (!this.#closed && this.#live.size < this.#slots && this.#queueHead < this.#queue.length) {
@@ -268,7 +315,7 @@ class LocalExecutor implements Executor, LauncherReports {
       if (attempt?.state !== 'queued') continue;
       let record: string;
       try {
-        record = this.#record(attempt);
+        record = launchRecord(attempt.task, attempt.token, this.#bashEnv);
       } catch (error) {
         this.#finish(attempt, {
           reason: 'launch_error',
@@ -280,6 +327,7 @@ class LocalExecutor implements Executor, LauncherReports {
       const launcher = this.#idle.pop() ?? this.#spawnLauncher();
       launcher.busyWith = taskRunId;
       attempt.launcher = launcher;
+      attempt.journalPath = launcher.journalPath;
       attempt.state = 'sent';
       this.#live.add(attempt);
       this.#ensureTimer();
@@ -288,8 +336,9 @@ class LocalExecutor implements Executor, LauncherReports {
   }
 
   #spawnLauncher(): Launcher {
-    const launcher = new Launcher(this.#env, this);
+    const launcher = new Launcher(this.#env, this.#journalDir, this.#unique(), this);
     this.#launchers.add(launcher);
+    if (launcher.journalPath) this.#ownJournals.add(launcher.journalPath);
     return launcher;
   }
 
@@ -299,33 +348,18 @@ class LocalExecutor implements Executor, LauncherReports {
     if (launcher.alive && !this.#closed) this.#idle.push(launcher);
   }
 
-  /** The launcher record: where to run, what to log, and the snippet the task execs. */
-  #record(attempt: Attempt): string {
-    const { task } = attempt;
-    const env: Record<string, string> = {};
-    if (this.#bashEnv !== undefined) env.BASH_ENV = this.#bashEnv;
-    Object.assign(env, task.env, { BATON_ATTEMPT_TOKEN: attempt.token });
-    const exports: string[] = [];
-    for (const [key, value] of Object.entries(env)) {
-      if (!isEnvName(key))
-        throw new Error(`invalid environment variable name ${JSON.stringify(key)}`);
-      exports.push(`${key}=${quote(value, `environment variable ${key}`)}`);
-    }
-    let command: string;
-    if (task.command.kind === 'shell') {
-      command = `exec /bin/sh -c ${quote(task.command.script, 'the script')}`;
-    } else {
-      if (task.command.argv.length === 0) throw new Error('empty argv: nothing to run');
-      command = `exec -- ${task.command.argv.map((arg, i) => quote(arg, `argv[${i}]`)).join(' ')}`;
-    }
-    const body =
-      `i=${task.taskRunId} d=${quote(task.attemptDir, 'attemptDir')} l=${quote(task.logPath, 'logPath')} ` +
-      `w=${quote(task.workdir, 'workdir')} k=${attempt.token} c=${shellQuote(`export ${exports.join(' ')}; ${command}`)}`;
-    return encodeRecord(body);
-  }
-
-  #handle(attempt: Attempt): Handle {
-    return { pid: attempt.taskPid, launcherPid: attempt.launcherPid, token: attempt.token };
+  #reportStarted(attempt: Attempt): void {
+    attempt.handle = {
+      pid: attempt.taskPid,
+      launcherPid: attempt.launcherPid,
+      token: attempt.token,
+    };
+    this.#events.push({
+      type: 'started',
+      taskRunId: attempt.task.taskRunId,
+      handle: attempt.handle,
+      at: Date.now(),
+    });
   }
 
   #terminate(attempt: Attempt): void {
@@ -347,17 +381,17 @@ class LocalExecutor implements Executor, LauncherReports {
     }
   }
 
-  #finishWithExit(attempt: Attempt, exit: ExitRecord): void {
+  #finishWithEnd(attempt: Attempt, end: JournalEnd): void {
     const { task } = attempt;
-    if (exit.kind === 'launch_error') {
+    if (typeof end !== 'number') {
       const message =
-        exit.what === 'cd'
+        end === 'cd'
           ? `working directory ${task.workdir} does not exist or is not accessible`
           : `cannot open the log file ${task.logPath} for appending`;
       this.#finish(attempt, { reason: 'launch_error', exitCode: null, message });
       return;
     }
-    const { exitCode, signal } = decodeStatus(exit.status);
+    const { exitCode, signal } = decodeStatus(end);
     const reason: FinishReason = attempt.cancelReason ?? (signal ? 'signal' : 'exit_code');
     let message: string | undefined;
     if (attempt.cancelReason)
@@ -366,123 +400,130 @@ class LocalExecutor implements Executor, LauncherReports {
       message = `command not found: ${task.command.argv[0]}`;
     else if (task.command.kind === 'argv' && exitCode === 126)
       message = `command not executable: ${task.command.argv[0]}`;
-    this.#finish(attempt, {
-      reason,
-      exitCode,
-      ...(signal ? { signal } : {}),
-      ...(message ? { message } : {}),
-    });
+    const result: FinishResult = { reason, exitCode };
+    if (signal) result.signal = signal;
+    if (message) result.message = message;
+    this.#finish(attempt, result);
   }
 
-  #finish(
-    attempt: Attempt,
-    result: { reason: FinishReason; exitCode: number | null; signal?: string; message?: string },
-  ): void {
+  #finish(attempt: Attempt, result: FinishResult): void {
     const { taskRunId } = attempt.task;
     if (this.#attempts.get(taskRunId) !== attempt) return;
     this.#attempts.delete(taskRunId);
     this.#live.delete(attempt);
+    this.#ended.set(taskRunId, { handle: attempt.handle, result });
     if (attempt.killTimer) clearTimeout(attempt.killTimer);
     if (attempt.state === 'running' || attempt.state === 'watched') {
+      // The last check: a task may write past the cap between two ticks.
       attempt.logCut = enforceLogCap(attempt.task.logPath, this.#logCapBytes, attempt.logCut);
     }
+    if (attempt.state === 'watched') {
+      const entry = this.#journals.byToken(attempt.token);
+      if (entry) entry.delivered = true;
+      if (attempt.retireJournal) this.#retired.push(attempt.journalPath);
+    }
     this.#events.push({ type: 'finished', taskRunId, ...result, at: Date.now() });
-    if (this.#live.size === 0) this.#stopTimer();
   }
 
-  /** `launch` found a pid file: report the attempt that already exists. */
-  #resume(attempt: Attempt): void {
-    const { task } = attempt;
-    const pid = readPidFile(task.attemptDir);
+  /** Turns `attempt` into one followed through the journal `entry` is in. */
+  #watch(attempt: Attempt, entry: JournalEntry): void {
     attempt.state = 'watched';
+    attempt.journalPath = entry.path;
+    attempt.taskPid = entry.taskPid;
+    attempt.launcherPid = entry.launcherPid;
     this.#live.add(attempt);
-    if (pid) {
-      attempt.taskPid = pid.taskPid;
-      attempt.launcherPid = pid.launcherPid;
-      attempt.token = pid.token;
-    }
-    this.#events.push({
-      type: 'started',
-      taskRunId: task.taskRunId,
-      handle: this.#handle(attempt),
-      at: Date.now(),
-    });
-    this.#poll(attempt, Date.now());
     this.#ensureTimer();
   }
 
   async #adoptOne(request: AdoptRequest): Promise<Adopted> {
-    const { taskRunId, task } = request;
+    const { taskRunId, task, handle } = request;
     if (this.#attempts.has(taskRunId)) return { taskRunId, status: 'running' };
-    const fromHandle = handlePid(request.handle);
-    const fromFile = readPidFile(task.attemptDir);
-    const pid = fromHandle ?? fromFile;
+    const ended = this.#ended.get(taskRunId)?.result;
+    if (ended)
+      return ended.reason === 'launch_error' || ended.reason === 'lost'
+        ? { taskRunId, status: 'lost', message: ended.message ?? ended.reason }
+        : {
+            taskRunId,
+            status: 'finished',
+            exitCode: ended.exitCode,
+            ...(ended.signal ? { signal: ended.signal } : {}),
+          };
+    const token = typeof handle?.token === 'string' ? handle.token : undefined;
+    const entry =
+      (token === undefined ? undefined : this.#journals.byToken(token)) ??
+      this.#journals.byKey(attemptKey(task));
+    if (!entry) {
+      // No line at all: its task's process never reached exec. With a handle, though, the
+      // scheduler saw it start, so its journal is gone and nobody can tell.
+      if (!handle) return { taskRunId, status: 'not_started' };
+      return {
+        taskRunId,
+        status: 'lost',
+        message: `no launcher journal in ${this.#journalDir} records attempt ${token ?? taskRunId}`,
+      };
+    }
     for (let waitedMs = 0; ; waitedMs += 50) {
-      const exit = readExitFile(task.attemptDir);
-      if (exit?.kind === 'status')
-        return { taskRunId, status: 'finished', ...decodeStatus(exit.status) };
-      if (exit)
+      if (entry.end !== null) {
+        entry.delivered = true;
+        if (typeof entry.end === 'number')
+          return { taskRunId, status: 'finished', ...decodeStatus(entry.end) };
         return {
           taskRunId,
           status: 'lost',
-          message: `the attempt never started: ${exit.what === 'cd' ? 'working directory missing' : 'log not writable'}`,
+          message: `the attempt never started: ${entry.end === 'cd' ? 'working directory missing' : 'log not writable'}`,
         };
-      if (pid && isOurProcess(pid.taskPid, pid.token)) break;
-      // Gone without an exit file: its launcher may be writing it this very moment.
-      if (!pid || !processExists(pid.launcherPid) || waitedMs >= 500) {
-        const message = pid
-          ? `process ${pid.taskPid} is not running attempt ${pid.token} and left no exit file`
-          : `no pid file in ${task.attemptDir}: the attempt never started`;
-        return { taskRunId, status: 'lost', message };
+      }
+      if (isOurProcess(entry.taskPid, entry.token)) break;
+      // Gone without an F line: its launcher may be writing it this very moment.
+      this.#journals.refresh(entry.path);
+      if (entry.end !== null) continue;
+      if (!processExists(entry.launcherPid) || waitedMs >= adoptGraceMs) {
+        return {
+          taskRunId,
+          status: 'lost',
+          message: `process ${entry.taskPid} is not running attempt ${entry.token} and its launcher journaled no end`,
+        };
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const attempt: Attempt = {
-      task,
-      token: pid.token,
-      state: 'watched',
-      launcher: null,
-      taskPid: pid.taskPid,
-      launcherPid: pid.launcherPid,
-      cancelReason: null,
-      killTimer: null,
-      logCut: false,
-      missingSince: null,
-    };
+    const attempt = newAttempt(task, entry.token);
     this.#attempts.set(taskRunId, attempt);
-    this.#live.add(attempt);
-    this.#ensureTimer();
+    this.#watch(attempt, entry);
     return { taskRunId, status: 'running' };
   }
 
-  /** One look at a watched attempt: finished, still ours, or gone long enough to be lost. */
+  /** One look at a watched attempt: ended, still ours, or gone long enough to be lost. */
   #poll(attempt: Attempt, now: number): void {
-    const exit = readExitFile(attempt.task.attemptDir);
-    if (exit) {
-      this.#finishWithExit(attempt, exit);
+    if (attempt.journalPath) this.#journals.refresh(attempt.journalPath);
+    const entry = this.#journals.byToken(attempt.token);
+    if (entry?.end != null) {
+      this.#finishWithEnd(attempt, entry.end);
       return;
     }
-    if (!attempt.taskPid) {
-      const pid = readPidFile(attempt.task.attemptDir);
-      if (pid && pid.token === attempt.token) {
-        attempt.taskPid = pid.taskPid;
-        attempt.launcherPid = pid.launcherPid;
-      }
+    if (entry && !attempt.taskPid) {
+      attempt.taskPid = entry.taskPid;
+      attempt.launcherPid = entry.launcherPid;
     }
     if (isOurProcess(attempt.taskPid, attempt.token)) {
       attempt.missingSince = null;
       return;
     }
     attempt.missingSince ??= now;
-    if (now - attempt.missingSince >= exitFileGraceMs) {
+    if (now - attempt.missingSince >= endLineGraceMs) {
       const message = attempt.taskPid
-        ? `process ${attempt.taskPid} ended without an exit file (its launcher died)`
+        ? `process ${attempt.taskPid} ended and its launcher journaled no end (the launcher died)`
         : 'the launcher died before starting the task';
       this.#finish(attempt, { reason: 'lost', exitCode: null, message });
     }
   }
 
   #onTick(): void {
+    if (this.#live.size === 0) {
+      // Stopped here rather than when the last attempt ends: between two short tasks the
+      // executor is often empty for a moment, and re-arming per task costs more.
+      this.#stopTimer();
+      return;
+    }
     const now = Date.now();
     const checkLogs = ++this.#tick % logCheckEvery === 0;
     for (const attempt of [...this.#live]) {
@@ -504,38 +545,28 @@ class LocalExecutor implements Executor, LauncherReports {
   }
 }
 
-function quote(value: string, what: string): string {
-  try {
-    return shellQuote(value);
-  } catch (error) {
-    throw new Error(`${what} ${(error as Error).message}`);
-  }
+function newAttempt(task: ResolvedTask, token: string): Attempt {
+  return {
+    task,
+    token,
+    state: 'queued',
+    launcher: null,
+    journalPath: '',
+    taskPid: 0,
+    launcherPid: 0,
+    handle: null,
+    cancelReason: null,
+    killTimer: null,
+    logCut: false,
+    missingSince: null,
+    retireJournal: false,
+  };
 }
 
 function describe(reason: 'timeout' | 'cancelled'): string {
   return reason === 'timeout' ? 'timed out' : 'cancelled';
 }
 
-function handlePid(
-  handle: Handle | null,
-): { taskPid: number; launcherPid: number; token: string } | null {
-  if (!handle) return null;
-  const { pid, launcherPid, token } = handle;
-  if (typeof pid !== 'number' || typeof token !== 'string') return null;
-  return { taskPid: pid, launcherPid: typeof launcherPid === 'number' ? launcherPid : 0, token };
-}
-
-function ensureDir(path: string): void {
-  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory())
-    mkdirSync(path, { recursive: true });
-}
-
-function processExists(pid: number): boolean {
-  if (pid <= 1) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+function journalExists(path: string): boolean {
+  return path !== '' && statSync(path, { throwIfNoEntry: false }) !== undefined;
 }

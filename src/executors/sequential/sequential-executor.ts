@@ -11,6 +11,6 @@ import { createLocalExecutor, type LocalExecutorOptions } from '../local/local-e
 export type SequentialExecutorOptions = Omit<LocalExecutorOptions, 'slots' | 'name'>;
 
 /** Creates the sequential executor (one slot, launches run in the order they came). */
-export function createSequentialExecutor(options: SequentialExecutorOptions = {}): Executor {
+export function createSequentialExecutor(options: SequentialExecutorOptions): Executor {
   return createLocalExecutor({ ...options, slots: 1, name: 'sequential' });
 }

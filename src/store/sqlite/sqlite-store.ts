@@ -358,6 +358,16 @@ export class SqliteStore implements Store {
     });
   }
 
+  async latestAssetEvents(): Promise<AssetEvent[]> {
+    return this.#read('latest asset events', () =>
+      this.#stmt(
+        'SELECT * FROM asset_events WHERE id IN (SELECT max(id) FROM asset_events GROUP BY asset) ORDER BY asset',
+      )
+        .all()
+        .map(toAssetEvent),
+    );
+  }
+
   /** Inserts one task run; a duplicate (run, task, map index, attempt) is a conflict. */
   #insertTaskRun(t: NewTaskRun): number {
     try {
