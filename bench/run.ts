@@ -35,6 +35,9 @@ const ROOT = dirname(import.meta.dirname);
  */
 const DEFAULT_CLI = join(ROOT, 'bin', 'baton.js');
 
+// bin/baton.js finds `node` on PATH: make it this Node (the pinned one under npm run bench).
+process.env.PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
+
 /** How to start the CLI: an executable entry point as is, a `.ts` file with this Node. */
 function cliCommand(cli: string, args: readonly string[]): { command: string; args: string[] } {
   return cli.endsWith('.ts')

@@ -2,4 +2,12 @@
 // Node >= 22.18 runs Baton's TypeScript sources directly (type stripping): no build step.
 // A 4 MB young generation instead of V8's default: the orchestrator's peak RSS on a
 // 10,000-task flow drops by ~45 MB for a few percent more GC time (see bench/).
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  process.stderr.write(
+    `baton needs Node.js 22.18 or newer (it runs its TypeScript sources directly); this is ${process.version}.\n` +
+      'In a checkout, `npm run baton -- …` uses the Node 24 that npm installed.\n',
+  );
+  process.exit(2);
+}
 await import('../src/cli/main.ts');

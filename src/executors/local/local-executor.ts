@@ -258,6 +258,10 @@ class LocalExecutor implements Executor, LauncherReports {
 
   finished(taskRunId: number, status: number): void {
     const attempt = this.#attempts.get(taskRunId);
+    // A finished task leaves nothing behind: its background children die with it, before
+    // anyone hears it is over. (The group's leader was just reaped by the launcher; its
+    // pid cannot have been reused in the microseconds since.)
+    if (attempt?.taskPid) killGroup(attempt.taskPid);
     this.#release(attempt?.launcher ?? null);
     if (attempt) this.#finishWithEnd(attempt, status);
     this.#pump();
@@ -569,4 +573,13 @@ function describe(reason: 'timeout' | 'cancelled'): string {
 
 function journalExists(path: string): boolean {
   return path !== '' && statSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
+/** SIGKILL to a process group; an empty group (the usual case) is not an error. */
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing was left.
+  }
 }
