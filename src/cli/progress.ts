@@ -54,6 +54,13 @@ export class ProgressView {
     this.#status();
   }
 
+  /** Final states so far, e.g. "9,998 success, 2 failed". */
+  countsText(): string {
+    return [...this.#counts]
+      .map(([state, n]) => `${n.toLocaleString('en-US')} ${state}`)
+      .join(', ');
+  }
+
   #stamp(): string {
     return `[${formatDuration(Date.now() - this.#start).padStart(6)}]`;
   }

@@ -166,6 +166,15 @@ export async function run(values: Record<string, unknown>, positionals: string[]
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
 
+    if (!json && spec.tasks.length > 50) {
+      // A large run's summary is its counts; re-reading 10,000 task runs (each with its
+      // resolved command and environment) would cost more memory than the whole run.
+      process.stdout.write(
+        `Run ${runRow.id} ${paintState(state, Boolean(process.stdout.isTTY))} in ${formatDuration(Date.now() - started)}\n` +
+          `${view.countsText()}\n\n${whereText(runRow, project, store.url)}\n`,
+      );
+      return state === 'success' ? 0 : state === 'cancelled' ? 130 : 1;
+    }
     const taskRuns = await store.listTaskRuns(runRow.id);
     if (json) {
       process.stdout.write(
@@ -225,7 +234,7 @@ function summaryText(
   const latest = latestAttempts(taskRuns).filter((t) => t.mapIndex < 0);
   const lines: string[] = [];
   lines.push(`Run ${run.id} ${paintState(state, tty)} in ${formatDuration(ms)}`);
-  if (latest.length <= 50) {
+  {
     const rows = latest.map((t) => {
       const attempts = t.attempt > 1 ? `${t.attempt}` : '';
       const out = t.outputs ? JSON.stringify(t.outputs) : (t.message ?? '');
@@ -237,10 +246,6 @@ function summaryText(
       ];
     });
     lines.push('', table(['TASK', 'STATE', 'ATTEMPTS', 'OUTPUT / MESSAGE'], rows));
-  } else {
-    const counts = new Map<string, number>();
-    for (const t of latest) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
-    lines.push([...counts].map(([s, n]) => `${n} ${s}`).join(', '));
   }
   // The final tasks' outputs are the run's results: show them whole, paths included.
   const upstreams = new Set(spec.tasks.flatMap((t) => t.needs));
@@ -255,10 +260,14 @@ function summaryText(
       }
     }
   }
-  lines.push(
-    '',
+  lines.push('', whereText(run, project, dbUrl));
+  return lines.join('\n');
+}
+
+/** Where the run record and the logs are, and the commands that show them. */
+function whereText(run: Run, project: Project, dbUrl: string): string {
+  return [
     `Run record: ${dbUrl}  (baton show ${run.id})`,
     `Task logs:  ${relative(process.cwd(), `${project.runsDir}/${run.id}`)}/  (baton logs ${run.id} TASK)`,
-  );
-  return lines.join('\n');
+  ].join('\n');
 }
