@@ -1,6 +1,7 @@
 import { BatonError } from './errors.ts';
 import type { FlowSpec, ParamSpec } from './flow-spec.ts';
 import { suggest } from './suggest.ts';
+import { fitsType } from './validate.ts';
 
 /** A run parameter value is wrong; the message names the parameter and what it expects. */
 function paramError(message: string, name: string): BatonError {
@@ -45,23 +46,6 @@ function coerce(name: string, spec: ParamSpec, raw: unknown): unknown {
   }
 }
 
-function typeMatches(type: ParamSpec['type'], v: unknown): boolean {
-  switch (type) {
-    case 'string':
-      return typeof v === 'string';
-    case 'int':
-      return typeof v === 'number' && Number.isInteger(v);
-    case 'number':
-      return typeof v === 'number' && Number.isFinite(v);
-    case 'bool':
-      return typeof v === 'boolean';
-    case 'list':
-      return Array.isArray(v);
-    case 'map':
-      return typeof v === 'object' && v !== null && !Array.isArray(v);
-  }
-}
-
 /**
  * Checks run parameters against the flow's `params`: unknown names (with did-you-mean),
  * types, enums, required ones; fills defaults. Values given as text (`-p k=v`) are
@@ -92,7 +76,7 @@ export function resolveParams(
     else if (spec.required)
       throw paramError(`parameter "${name}" is required (${spec.type})`, name);
     else continue;
-    if (!typeMatches(spec.type, value)) {
+    if (!fitsType(value, spec.type)) {
       throw paramError(
         `parameter "${name}" must be of type ${spec.type}, got ${JSON.stringify(value)}`,
         name,

@@ -195,7 +195,8 @@ function checkParam(name: string, param: unknown, add: Add): void {
   }
 }
 
-function fitsType(value: unknown, type: string): boolean {
+/** Whether a value has a parameter type (`int` means an integral number). */
+export function fitsType(value: unknown, type: string): boolean {
   switch (type) {
     case 'string':
       return typeof value === 'string';

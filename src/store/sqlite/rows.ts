@@ -36,7 +36,7 @@ export function toJson(value: unknown): string | null {
 }
 
 /** Maps a `flow_versions` row. */
-export function toFlowVersion(r: Row): FlowVersion {
+export function toFlowVersion(r: Row, spec?: FlowSpec): FlowVersion {
   return {
     id: int(r.id),
     flow: text(r.flow),
@@ -44,7 +44,7 @@ export function toFlowVersion(r: Row): FlowVersion {
     hash: text(r.hash),
     sourcePath: text(r.source_path),
     sourceText: text(r.source_text),
-    spec: JSON.parse(text(r.spec)) as FlowSpec,
+    spec: spec ?? (JSON.parse(text(r.spec)) as FlowSpec),
     createdAt: int(r.created_at),
   };
 }
