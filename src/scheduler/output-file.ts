@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 /** At most this much is read from $BATON_OUTPUT: outputs are references, not data. */
 export const OUTPUT_LIMIT_BYTES = 1024 * 1024;
@@ -21,6 +21,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
  */
 export function readTaskOutput(path: string): TaskOutput {
   let text: string;
+  // Most tasks write nothing. Asking first is ~10 µs; a failed read builds an exception
+  // with a stack trace, ~70 µs, which on 10,000 tasks was 5% of the scheduler's time.
+  if (statSync(path, { throwIfNoEntry: false }) === undefined) return { outputs: null, assets: [] };
   try {
     const buf = readFileSync(path);
     if (buf.length > OUTPUT_LIMIT_BYTES) {
