@@ -11,10 +11,12 @@ export function newRunId(at: number): string {
 
 /** Stores the flow's current version (idempotent: an unchanged flow is not stored twice). */
 export async function saveFlow(store: Store, flow: LoadedFlow): Promise<FlowVersion> {
-  const hash = createHash('sha256').update(JSON.stringify(flow.spec)).digest('hex');
+  const specJson = JSON.stringify(flow.spec);
+  const hash = createHash('sha256').update(specJson).digest('hex');
   return store.saveFlowVersion({
     flow: flow.spec.flow,
     hash,
+    specJson,
     sourcePath: flow.path,
     sourceText: flow.source,
     spec: flow.spec,

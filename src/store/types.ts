@@ -62,6 +62,8 @@ export interface NewFlowVersion {
   readonly sourcePath: string;
   readonly sourceText: string;
   readonly spec: FlowSpec;
+  /** `JSON.stringify(spec)`, when the caller already has it (it hashed it): not made twice. */
+  readonly specJson?: string;
 }
 
 export interface Run {

@@ -134,7 +134,7 @@ export class SqliteStore implements Store {
         hash: v.hash,
         sourcePath: v.sourcePath,
         sourceText: v.sourceText,
-        spec: JSON.stringify(v.spec),
+        spec: v.specJson ?? JSON.stringify(v.spec),
         now,
       });
       // The stored spec has this hash, so it is this spec: hand back the caller's object
@@ -255,7 +255,12 @@ export class SqliteStore implements Store {
 
   async listTaskRuns(runId: string): Promise<TaskRun[]> {
     return this.#read('list task runs', () =>
-      this.#stmt('SELECT * FROM task_runs WHERE run_id = ? ORDER BY id').all(runId).map(toTaskRun),
+      // Row by row: a 10,000-task run would otherwise hold every raw row and its
+      // converted twin in memory at once.
+      Array.from(
+        this.#stmt('SELECT * FROM task_runs WHERE run_id = ? ORDER BY id').iterate(runId),
+        (r) => toTaskRun(r as Row),
+      ),
     );
   }
 
