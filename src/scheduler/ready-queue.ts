@@ -54,7 +54,7 @@ export class ReadyQueue<T extends Ranked> {
     return top;
   }
 
-  /** Removes every item the predicate selects (used by cancellation). */
+  /** Removes and returns every item (used by cancellation). */
   drain(): T[] {
     return this.#heap.splice(0);
   }
