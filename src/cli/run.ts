@@ -173,7 +173,7 @@ export async function run(values: Record<string, unknown>, positionals: string[]
         `Run ${runRow.id} ${paintState(state, Boolean(process.stdout.isTTY))} in ${formatDuration(Date.now() - started)}\n` +
           `${view.countsText()}\n\n${whereText(runRow, project, store.url)}\n`,
       );
-      return state === 'success' ? 0 : state === 'cancelled' ? 130 : 1;
+      return exitCodeOf(state);
     }
     const taskRuns = await store.listTaskRuns(runRow.id);
     if (json) {
@@ -185,7 +185,7 @@ export async function run(values: Record<string, unknown>, positionals: string[]
         `${summaryText(runRow, spec, state, taskRuns, project, Date.now() - started, store.url)}\n`,
       );
     }
-    return state === 'success' ? 0 : state === 'cancelled' ? 130 : 1;
+    return exitCodeOf(state);
   } finally {
     // Only after every result is committed: closing lets the executor drop its journals.
     await executor?.close();
@@ -234,19 +234,17 @@ function summaryText(
   const latest = latestAttempts(taskRuns).filter((t) => t.mapIndex < 0);
   const lines: string[] = [];
   lines.push(`Run ${run.id} ${paintState(state, tty)} in ${formatDuration(ms)}`);
-  {
-    const rows = latest.map((t) => {
-      const attempts = t.attempt > 1 ? `${t.attempt}` : '';
-      const out = t.outputs ? JSON.stringify(t.outputs) : (t.message ?? '');
-      return [
-        taskLabel(t.taskId, t.mapIndex),
-        paintState(t.state, tty),
-        attempts,
-        out.length > 90 ? `${out.slice(0, 87)}...` : out,
-      ];
-    });
-    lines.push('', table(['TASK', 'STATE', 'ATTEMPTS', 'OUTPUT / MESSAGE'], rows));
-  }
+  const rows = latest.map((t) => {
+    const attempts = t.attempt > 1 ? `${t.attempt}` : '';
+    const out = t.outputs ? JSON.stringify(t.outputs) : (t.message ?? '');
+    return [
+      taskLabel(t.taskId, t.mapIndex),
+      paintState(t.state, tty),
+      attempts,
+      out.length > 90 ? `${out.slice(0, 87)}...` : out,
+    ];
+  });
+  lines.push('', table(['TASK', 'STATE', 'ATTEMPTS', 'OUTPUT / MESSAGE'], rows));
   // The final tasks' outputs are the run's results: show them whole, paths included.
   const upstreams = new Set(spec.tasks.flatMap((t) => t.needs));
   const results = latest.filter(
@@ -262,6 +260,11 @@ function summaryText(
   }
   lines.push('', whereText(run, project, dbUrl));
   return lines.join('\n');
+}
+
+/** `baton run`'s exit status for a run's final state (see the command's help). */
+function exitCodeOf(state: string): number {
+  return state === 'success' ? 0 : state === 'cancelled' ? 130 : 1;
 }
 
 /** Where the run record and the logs are, and the commands that show them. */

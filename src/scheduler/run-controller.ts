@@ -291,12 +291,7 @@ export class RunController {
   relaunch(task: ResolvedTask): void {
     const unit = this.#units.get(task.taskRunId);
     if (unit?.state !== 'running') return;
-    this.#opts.launcher.launch(task).catch((e: unknown) => {
-      if (unit.state === 'running') {
-        this.#finishUnit(unit, null, 'launch_error', (e as Error).message, undefined);
-        this.#kick();
-      }
-    });
+    this.#launch(unit, task);
   }
 
   /** Cancels the run: running attempts are killed, nothing new starts, everything ends `cancelled`. */
@@ -718,12 +713,22 @@ export class RunController {
    * on average) a few more than `parallelism` are handed over ahead of time to wait in
    * the executor's queue: it starts the next one the moment a slot frees instead of after
    * a round trip through this controller and the database, and one transaction records
-   * several launches. For a 10,000-task run of `true` that is the difference between
-   * slots idling half the time and not. Long tasks gain nothing from it, and a task
-   * shown as running for an hour while it waits would mislead, so then it is off.
+   * several launches: a 10,000-task run of `true` at 2 slots took 11.9 s with it and
+   * 12.9 s without (2026-11-25). Long tasks gain nothing from it, and a task shown as
+   * running for an hour while it waits would mislead, so then it is off.
    */
   get #limit(): number {
     return this.#opts.parallelism + (this.#avgAttemptMs < 20 ? this.#lookahead : 0);
+  }
+
+  /** Hands an attempt to the executor; a failure to launch fails the attempt, not the run. */
+  #launch(unit: Unit, task: ResolvedTask): void {
+    this.#opts.launcher.launch(task).catch((e: unknown) => {
+      if (unit.state === 'running' && unit.rowId === task.taskRunId) {
+        this.#finishUnit(unit, null, 'launch_error', (e as Error).message, undefined);
+        this.#kick();
+      }
+    });
   }
 
   #canLaunch(): boolean {
@@ -777,14 +782,7 @@ export class RunController {
         this.#again = false;
         const launches = this.#pickLaunches();
         await this.#flush();
-        for (const [unit, task] of launches) {
-          this.#opts.launcher.launch(task).catch((e: unknown) => {
-            if (unit.state === 'running' && unit.rowId === task.taskRunId) {
-              this.#finishUnit(unit, null, 'launch_error', (e as Error).message, undefined);
-              this.#kick();
-            }
-          });
-        }
+        for (const [unit, task] of launches) this.#launch(unit, task);
         if (this.#finalNodes === this.#nodes.length && this.#inFlight === 0 && !this.#finished) {
           await this.#finishRun();
         }

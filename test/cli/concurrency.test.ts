@@ -105,3 +105,16 @@ tasks:
     /task "b": run: .*tasks\.a\.outputs has no key "nows" \(keys: rows\)/,
   );
 });
+
+test('a large run ends with its counts instead of a table of every task', async () => {
+  const dir = tempProject();
+  const tasks = Array.from(
+    { length: 60 },
+    (_, i) => `  t${i}: { run: "${i === 7 ? 'exit 1' : 'true'}" }`,
+  );
+  const flow = writeFlow(dir, 'big', `flow: big\ntasks:\n${tasks.join('\n')}\n`);
+  const r = await runBaton(['run', flow, '-q'], dir);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /^Run \S+ failed in \S+\n59 success, 1 failed\n\nRun record: /);
+  assert.doesNotMatch(r.stdout, /TASK\s+STATE/);
+});
