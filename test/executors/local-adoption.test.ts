@@ -117,7 +117,7 @@ describe('local executor adoption', () => {
       await eventually(() => lines().includes(`F ${quickToken} 9`)),
       'the orphaned launcher journaled the end after Node died',
     );
-    assert.ok(lines().some((line) => line.startsWith(`S ${runningToken} `)));
+    assert.ok(await eventually(() => lines().some((l) => l.startsWith(`S ${runningToken} `))));
 
     const { executor, events } = start();
     const request = (task: ResolvedTask) => ({
@@ -240,10 +240,14 @@ describe('local executor adoption', () => {
     const heldToken = tokenOf(await events.started(held.taskRunId));
     assert.equal(readJournals(dir).size, 2);
     await executor.close();
-    // The busy launcher's journal stays: it holds an S line without its F.
-    const left = [...readJournals(dir).values()];
-    assert.equal(left.length, 1);
-    assert.ok(left[0]?.[left[0].length - 1]?.startsWith(`S ${heldToken} `));
+    // The busy launcher's journal stays: it holds an S line without its F. The task's own
+    // process writes that line, so the launcher's stdout report may overtake it.
+    assert.equal(readJournals(dir).size, 1);
+    const lastLine = () => {
+      const lines = [...readJournals(dir).values()][0] ?? [];
+      return lines[lines.length - 1] ?? '';
+    };
+    assert.ok(await eventually(() => lastLine().startsWith(`S ${heldToken} `)), lastLine());
     writeFileSync(gate, '');
     assert.ok(
       await eventually(
