@@ -4,7 +4,12 @@
  */
 export { attemptFiles, DEFAULT_LOG_READ_BYTES, FileLogStore, runDir } from './file-log-store.ts';
 export type { LogChunk, LogRef, LogStore } from './log-store.ts';
-export { openStore, redactUrl, sqlitePath } from './open.ts';
+export { type OpenStoreOptions, openStore, redactUrl, sqlitePath } from './open.ts';
+export {
+  type ConnectionEvent,
+  PostgresStore,
+  type PostgresStoreOptions,
+} from './postgres/postgres-store.ts';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.ts';
 export type { MigrationReport, Store } from './store.ts';
 export * from './types.ts';
