@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import type { ExecutorEvent, FinishReason, ResolvedTask } from '../executors/index.ts';
-import type { ExprContext, FlowSpec, TaskSpec } from '../spec/index.ts';
+import { BatonError, type ExprContext, type FlowSpec, type TaskSpec } from '../spec/index.ts';
 import {
   attemptFiles,
   type FailureReason,
+  type Fence,
   type Run,
   type RunState,
   runDir,
@@ -91,6 +92,12 @@ export interface RunControllerOptions {
   readonly runsDir: string;
   readonly onProgress?: (p: RunProgress) => void;
   readonly now?: () => number;
+  /**
+   * The lease this controller drives the run under: every write carries it, and the first
+   * write refused for it (another process claimed the run) stops the controller with
+   * `LostOwnershipError`, leaving running attempts alone for the new owner to adopt.
+   */
+  readonly fence?: Fence;
 }
 
 /** A batch write found the database in a state this controller did not expect. */
@@ -150,6 +157,9 @@ export class RunController {
       this.#resolveDone = res;
       this.#rejectDone = rej;
     });
+    // A run abandoned before anyone awaits `done` must not crash the process as an
+    // unhandled rejection; whoever awaits it still gets the error.
+    this.done.catch(() => {});
     spec.tasks.forEach((t, order) => {
       const node: TaskNode = {
         spec: t,
@@ -189,7 +199,9 @@ export class RunController {
    */
   async start(rows: readonly TaskRun[]): Promise<TaskRun[]> {
     if (this.run.state === 'queued')
-      await this.#opts.store.moveRun(this.run.id, 'queued', 'running', this.#now());
+      await this.#fenced(() =>
+        this.#opts.store.moveRun(this.run.id, 'queued', 'running', this.#now(), this.#opts.fence),
+      );
     // Every attempt's log and output file lives flat in this one folder (see attemptFiles).
     mkdirSync(runDir(this.#opts.runsDir, this.run.id), { recursive: true });
     const latest = new Map<string, TaskRun>();
@@ -748,7 +760,9 @@ export class RunController {
       const after = this.#after;
       this.#writes = [];
       this.#after = [];
-      const res = await this.#opts.store.writeBatch(writes, this.#now());
+      const res = await this.#fenced(() =>
+        this.#opts.store.writeBatch(writes, this.#now(), this.#opts.fence),
+      );
       for (let i = 0; i < writes.length; i++) {
         const w = writes[i] as TaskRunWrite;
         if (!res.applied[i] && (w.kind === 'move' || w.kind === 'patch')) {
@@ -762,6 +776,7 @@ export class RunController {
   }
 
   #kick(): void {
+    if (this.#failure) return;
     if (this.#ticking) {
       this.#again = true;
       return;
@@ -799,9 +814,31 @@ export class RunController {
     else if (this.#nodes.some((n) => n.state === 'failed' || n.state === 'upstream_failed'))
       state = 'failed';
     await this.#flush();
-    await this.#opts.store.moveRun(this.run.id, 'running', state, this.#now());
+    await this.#fenced(() =>
+      this.#opts.store.moveRun(this.run.id, 'running', state, this.#now(), this.#opts.fence),
+    );
     this.#opts.onProgress?.({ type: 'run', state });
     this.#resolveDone(state);
+  }
+
+  /** Runs a fenced store write; a refused fence becomes `LostOwnershipError`. */
+  async #fenced<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (e) {
+      if (e instanceof BatonError && e.code === 'store.fenced') {
+        throw new LostOwnershipError(`run ${this.run.id}: ${e.message}`, { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Stops driving the run without touching its attempts: another process now owns it
+   * (its heartbeat no longer lists the run). `done` rejects with `LostOwnershipError`.
+   */
+  abandon(why: string): void {
+    this.#fail(new LostOwnershipError(`run ${this.run.id}: ${why}`));
   }
 
   #fail(e: Error): void {

@@ -41,6 +41,8 @@ export interface Store {
   /** Stores a flow version; idempotent on (flow, hash): the same spec twice is one version. */
   saveFlowVersion(v: NewFlowVersion): Promise<FlowVersion>;
   getFlowVersion(id: number): Promise<FlowVersion | undefined>;
+  /** The newest stored version of a flow, if any. */
+  latestFlowVersion(flow: string): Promise<FlowVersion | undefined>;
 
   /**
    * Creates the run (state `queued`), its initial task runs and a `run_created` event in

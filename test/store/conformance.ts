@@ -145,6 +145,22 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
       assert.equal(await store.getFlowVersion(v2.id + other.id + 1000), undefined);
     });
 
+    it('latestFlowVersion is the newest version of that flow only', async (t) => {
+      const store = await fresh(t);
+      assert.equal(await store.latestFlowVersion('sales'), undefined);
+      await flowVersion(store, 'sales');
+      await store.saveFlowVersion({
+        flow: 'sales',
+        hash: 'second',
+        sourcePath: '/p/sales.yaml',
+        sourceText: 'flow: sales # v2\n',
+        spec: sampleSpec('sales'),
+      });
+      await flowVersion(store, 'other');
+      const latest = await store.latestFlowVersion('sales');
+      assert.deepEqual([latest?.version, latest?.hash], [2, 'second']);
+    });
+
     it('createRun stores the run queued, its task runs and a run_created event', async (t) => {
       const store = await fresh(t);
       const fv = await flowVersion(store);

@@ -191,6 +191,15 @@ export class PostgresStore implements Store {
     return rows[0] === undefined ? undefined : toFlowVersion(rows[0]);
   }
 
+  async latestFlowVersion(flow: string): Promise<FlowVersion | undefined> {
+    const rows = await this.#query(
+      'get latest flow version',
+      'SELECT * FROM flow_versions WHERE flow = $1 ORDER BY version DESC LIMIT 1',
+      [flow],
+    );
+    return rows[0] === undefined ? undefined : toFlowVersion(rows[0]);
+  }
+
   async createRun(
     run: NewRun,
     tasks: readonly NewTaskRun[],

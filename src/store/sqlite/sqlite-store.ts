@@ -159,6 +159,15 @@ export class SqliteStore implements Store {
     });
   }
 
+  async latestFlowVersion(flow: string): Promise<FlowVersion | undefined> {
+    return this.#read('get latest flow version', () => {
+      const row = this.#stmt(
+        'SELECT * FROM flow_versions WHERE flow = ? ORDER BY version DESC LIMIT 1',
+      ).get(flow);
+      return row === undefined ? undefined : toFlowVersion(row);
+    });
+  }
+
   async createRun(
     run: NewRun,
     tasks: readonly NewTaskRun[],
