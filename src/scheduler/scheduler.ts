@@ -253,20 +253,30 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Looks for runs to take on. Orphans (runs left `running` by a dead owner) are claimed
+   * whatever the load, so their attempts are adopted within a lease; new runs only while
+   * this scheduler has idle slots, so that several schedulers share the work instead of
+   * the first one up taking everything.
+   */
   async #claim(): Promise<void> {
     if (this.#claiming || this.#stopping) return;
     const room = this.#o.maxRuns - this.#driven.size - this.#starting.size;
     if (room <= 0) return;
     this.#claiming = true;
-    const { store } = this.#o;
+    const { store, executor } = this.#o;
     try {
       const deadOwners = deadOnThisHost(await store.listSchedulers(), this.id);
+      const request = { owner: this.id, leaseMs: this.#o.leaseMs, deadOwners };
       const runs = await store.claimRuns({
-        owner: this.id,
-        leaseMs: this.#o.leaseMs,
+        ...request,
         limit: Math.min(room, this.#o.claimBatch),
-        deadOwners,
+        state: 'running',
       });
+      const idle = this.inFlight < executor.capacity().totalSlots && this.#starting.size === 0;
+      if (idle && room > runs.length) {
+        runs.push(...(await store.claimRuns({ ...request, limit: 1, state: 'queued' })));
+      }
       if (runs.length === 0) return;
       const adopted = runs.filter((r) => r.state === 'running').length;
       this.#o.hooks.onClaimed?.(runs, adopted);

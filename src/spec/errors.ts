@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'store.database'
   | 'store.unavailable'
   | 'store.fenced'
+  | 'store.copy'
   | 'executor.launch'
   | 'executor.unavailable'
   | 'task.failed'

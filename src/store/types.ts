@@ -133,6 +133,11 @@ export interface ClaimRequest {
   readonly deadOwners?: readonly string[];
   /** Claim only this run (e.g. `baton run --resume`). */
   readonly runId?: string;
+  /**
+   * Claim only runs in this state: `running` ones are orphans whose attempts need adopting
+   * at once; `queued` ones can wait for a scheduler with free slots. Default both.
+   */
+  readonly state?: 'queued' | 'running';
 }
 
 /** A process that drives runs: a `baton scheduler`, or a `baton run` driving its own run. */

@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { BatonError, FencedError } from '../../spec/index.ts';
+import { type CopyableStore, TABLES, type TableDef } from '../copy.ts';
 import {
   PATCH_COLUMN_NAMES,
   patchVector,
@@ -95,9 +96,10 @@ const PATCH_TYPES = [
   'bigint',
 ];
 const RECEIPT_KEEP_MS = 3_600_000;
+const ignore = () => {};
 
 /** `Store` on a PostgreSQL database named by a `postgres://` URL. */
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, CopyableStore {
   readonly url: string;
   readonly #pool: pg.Pool;
   readonly #retryForMs: number;
@@ -476,10 +478,18 @@ export class PostgresStore implements Store {
                WHERE ${ACTIVE}
                  AND (owner IS NULL OR lease_until < ${NOW} OR owner = ANY($3::text[]))
                  AND ($4::text IS NULL OR id = $4)
+                 AND ($6::text IS NULL OR state = $6)
                ORDER BY created_at, id LIMIT $5
                FOR UPDATE SKIP LOCKED)
              RETURNING *`,
-            [req.owner, req.leaseMs, req.deadOwners ?? [], req.runId ?? null, req.limit],
+            [
+              req.owner,
+              req.leaseMs,
+              req.deadOwners ?? [],
+              req.runId ?? null,
+              req.limit,
+              req.state ?? null,
+            ],
           )
         ).rows,
       // Claims that did commit show up in the owner's next heartbeat.
@@ -520,6 +530,53 @@ export class PostgresStore implements Store {
   async now(): Promise<number> {
     const rows = await this.#query('read the clock', `SELECT ${NOW} AS now`, []);
     return Number(rows[0]?.now);
+  }
+
+  async countRows(t: TableDef): Promise<number> {
+    const rows = await this.#query(
+      `count ${t.name}`,
+      `SELECT count(*)::bigint AS n FROM ${t.name}`,
+      [],
+    );
+    return Number(rows[0]?.n);
+  }
+
+  async readRows(t: TableDef, after: unknown, limit: number): Promise<Record<string, unknown>[]> {
+    const keyType = t.identity ? 'bigint' : 'text';
+    return this.#query(
+      `read ${t.name}`,
+      `SELECT ${t.columns.join(', ')} FROM ${t.name} WHERE $1::${keyType} IS NULL OR ${t.key} > $1::${keyType} ORDER BY ${t.key} LIMIT $2`,
+      [after ?? null, limit],
+    );
+  }
+
+  async writeRows(t: TableDef, rows: readonly Record<string, unknown>[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#tx(`copy into ${t.name}`, async (c) => {
+      const params: unknown[] = [];
+      const tuples = rows.map((row) => {
+        const marks = t.columns.map((col) => {
+          const v = row[col] ?? null;
+          params.push(t.booleans?.includes(col) ? Boolean(v) : v);
+          return `$${params.length}`;
+        });
+        return `(${marks.join(', ')})`;
+      });
+      await c.query(
+        `INSERT INTO ${t.name} (${t.columns.join(', ')}) VALUES ${tuples.join(', ')}`,
+        params,
+      );
+    });
+  }
+
+  async finishCopy(): Promise<void> {
+    await this.#tx('move id sequences', async (c) => {
+      for (const t of TABLES.filter((x) => x.identity)) {
+        await c.query(
+          `SELECT setval(pg_get_serial_sequence('${t.name}', 'id'), greatest((SELECT max(id) FROM ${t.name}), 1))`,
+        );
+      }
+    });
   }
 
   // --- internals -------------------------------------------------------------------------
@@ -703,12 +760,17 @@ export class PostgresStore implements Store {
         ambiguous = false;
       }
       const c = await this.#pool.connect();
+      // A connection that dies while checked out emits 'error' on its client, which the
+      // pool only listens to while the client is idle: unheard, it would kill the process.
+      // The failing query rejects as well, and that is what the retry acts on.
+      c.on('error', ignore);
       let committing = false;
       try {
         await c.query('BEGIN');
         const result = await work(c);
         committing = true;
         await c.query('COMMIT');
+        c.off('error', ignore);
         c.release();
         return result;
       } catch (e) {
@@ -720,6 +782,7 @@ export class PostgresStore implements Store {
             // The connection is broken; releasing it with the error discards it.
           }
         }
+        c.off('error', ignore);
         c.release(isTransient(e) ? (e as Error) : undefined);
         throw e;
       }

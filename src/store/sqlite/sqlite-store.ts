@@ -9,6 +9,7 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatonError, FencedError } from '../../spec/index.ts';
+import type { CopyableStore, TableDef } from '../copy.ts';
 import {
   patchColumns,
   type Row,
@@ -61,7 +62,7 @@ INSERT INTO events (run_id, task_run_id, at, kind, from_state, to_state, detail)
 VALUES (?, ?, ?, ?, ?, ?, ?)`;
 
 /** `Store` on a SQLite file (or `:memory:`). Call `migrate()` before anything else. */
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, CopyableStore {
   /** `sqlite:/abs/path.db` or `sqlite::memory:`. */
   readonly url: string;
   readonly #db: DatabaseSync;
@@ -448,6 +449,7 @@ export class SqliteStore implements Store {
           WHERE state IN ('queued', 'running')
             AND (owner IS NULL OR lease_until < :now OR owner IN (SELECT value FROM json_each(:dead)))
             AND (:runId IS NULL OR id = :runId)
+            AND (:state IS NULL OR state = :state)
           ORDER BY created_at, id LIMIT :limit)
         RETURNING *`)
         .all({
@@ -456,6 +458,7 @@ export class SqliteStore implements Store {
           now,
           dead: JSON.stringify(req.deadOwners ?? []),
           runId: req.runId ?? null,
+          state: req.state ?? null,
           limit: req.limit,
         })
         .map(toRun)
@@ -492,6 +495,47 @@ export class SqliteStore implements Store {
 
   async now(): Promise<number> {
     return Date.now();
+  }
+
+  async countRows(t: TableDef): Promise<number> {
+    return this.#read(`count ${t.name}`, () =>
+      Number(this.#db.prepare(`SELECT count(*) AS n FROM ${t.name}`).get()?.n),
+    );
+  }
+
+  async readRows(t: TableDef, after: unknown, limit: number): Promise<Record<string, unknown>[]> {
+    return this.#read(
+      `read ${t.name}`,
+      () =>
+        this.#db
+          .prepare(
+            `SELECT ${t.columns.join(', ')} FROM ${t.name} WHERE ? IS NULL OR ${t.key} > ? ORDER BY ${t.key} LIMIT ?`,
+          )
+          .all((after ?? null) as SQLInputValue, (after ?? null) as SQLInputValue, limit) as Record<
+          string,
+          unknown
+        >[],
+    );
+  }
+
+  async writeRows(t: TableDef, rows: readonly Record<string, unknown>[]): Promise<void> {
+    await this.#write(`copy into ${t.name}`, () => {
+      const insert = this.#db.prepare(
+        `INSERT INTO ${t.name} (${t.columns.join(', ')}) VALUES (${t.columns.map(() => '?').join(', ')})`,
+      );
+      for (const row of rows) {
+        insert.run(
+          ...t.columns.map((c) => {
+            const v = row[c] ?? null;
+            return (t.booleans?.includes(c) ? (v ? 1 : 0) : v) as SQLInputValue;
+          }),
+        );
+      }
+    });
+  }
+
+  async finishCopy(): Promise<void> {
+    // INTEGER PRIMARY KEY continues after the largest id by itself.
   }
 
   /**
