@@ -11,9 +11,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BatonError } from '../../spec/index.ts';
 import type { MigrationReport, Store } from '../store.ts';
 import {
+  type ActiveRunFilter,
   type AssetEvent,
+  type Backfill,
+  type BackfillState,
   type BatchResult,
+  type FlowRecord,
   type FlowVersion,
+  type NewBackfill,
   type NewFlowVersion,
   type NewRun,
   type NewTaskRun,
@@ -21,6 +26,7 @@ import {
   type RunEvent,
   type RunFilter,
   type RunState,
+  type SchedulerRecord,
   type TaskRun,
   type TaskRunWrite,
   TERMINAL_RUN_STATES,
@@ -37,6 +43,7 @@ import {
   toRunEvent,
   toTaskRun,
 } from './rows.ts';
+import * as schedules from './schedules.ts';
 
 /** Tuning for {@link SqliteStore}; the defaults suit every normal use. */
 export interface SqliteStoreOptions {
@@ -169,8 +176,9 @@ export class SqliteStore implements Store {
       const createdAt = run.createdAt ?? Date.now();
       // ON CONFLICT on the run key only: a duplicate run id is still an error.
       const inserted = this.#stmt(`
-        INSERT INTO runs (id, flow, flow_version_id, state, trigger, run_key, logical_date, params, base_dir, created_at)
-        VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
+        INSERT INTO runs (id, flow, flow_version_id, state, trigger, run_key, logical_date, params, base_dir,
+                          interval_start, interval_end, timezone, backfill_id, created_at)
+        VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (flow, run_key) WHERE run_key IS NOT NULL DO NOTHING`).run(
         run.id,
         run.flow,
@@ -180,6 +188,10 @@ export class SqliteStore implements Store {
         run.logicalDate,
         JSON.stringify(run.params),
         run.baseDir,
+        run.intervalStart ?? null,
+        run.intervalEnd ?? null,
+        run.timezone ?? null,
+        run.backfillId ?? null,
         createdAt,
       );
       if (inserted.changes === 0) {
@@ -373,6 +385,78 @@ export class SqliteStore implements Store {
         .map(toAssetEvent),
     );
   }
+
+  async deployFlowVersion(
+    versionId: number,
+    at: number,
+  ): Promise<{ flow: FlowRecord; changed: boolean }> {
+    return this.#write(`deploy flow version ${versionId}`, () =>
+      schedules.deployFlowVersion(this.#prepare, versionId, at),
+    );
+  }
+
+  async getFlow(name: string): Promise<FlowRecord | undefined> {
+    return this.#read('get flow', () => schedules.getFlow(this.#prepare, name));
+  }
+
+  async listFlows(): Promise<FlowRecord[]> {
+    return this.#read('list flows', () => schedules.listFlows(this.#prepare));
+  }
+
+  async setPaused(name: string, paused: boolean): Promise<boolean> {
+    return this.#write(`${paused ? 'pause' : 'unpause'} ${name}`, () =>
+      schedules.setPaused(this.#prepare, name, paused),
+    );
+  }
+
+  async latestScheduledRun(flow: string): Promise<Run | undefined> {
+    return this.#read('latest scheduled run', () =>
+      schedules.latestScheduledRun(this.#prepare, flow),
+    );
+  }
+
+  async countActiveRuns(flow: string, filter: ActiveRunFilter = {}): Promise<number> {
+    return this.#read('count active runs', () =>
+      schedules.countActiveRuns(this.#prepare, flow, filter),
+    );
+  }
+
+  async listIntervalRuns(flow: string, fromMs: number, toMs: number): Promise<Run[]> {
+    return this.#read('list interval runs', () =>
+      schedules.listIntervalRuns(this.#prepare, flow, fromMs, toMs),
+    );
+  }
+
+  async createBackfill(b: NewBackfill): Promise<Backfill> {
+    return this.#write(`create backfill of ${b.flow}`, () =>
+      schedules.createBackfill(this.#prepare, b),
+    );
+  }
+
+  async getBackfill(id: number): Promise<Backfill | undefined> {
+    return this.#read('get backfill', () => schedules.getBackfill(this.#prepare, id));
+  }
+
+  async listBackfills(filter: { flow?: string; state?: BackfillState } = {}): Promise<Backfill[]> {
+    return this.#read('list backfills', () => schedules.listBackfills(this.#prepare, filter));
+  }
+
+  async moveBackfill(
+    id: number,
+    from: BackfillState,
+    to: BackfillState,
+    at: number,
+  ): Promise<boolean> {
+    return this.#write(`move backfill ${id} ${from} → ${to}`, () =>
+      schedules.moveBackfill(this.#prepare, id, from, to, at),
+    );
+  }
+
+  async listSchedulers(): Promise<SchedulerRecord[]> {
+    return this.#read('list schedulers', () => schedules.listSchedulers(this.#prepare));
+  }
+
+  readonly #prepare = (sql: string): StatementSync => this.#stmt(sql);
 
   /** Inserts one task run; a duplicate (run, task, map index, attempt) is a conflict. */
   #insertTaskRun(t: NewTaskRun): number {
