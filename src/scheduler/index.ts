@@ -1,5 +1,6 @@
 export { createRun, createRunReporting, newRunId, saveFlow } from './create-run.ts';
 export { type DriveRunOptions, driveRun } from './drive-run.ts';
+export { type DstNote, dstNotes } from './dst-notes.ts';
 export {
   backfillTodo,
   type FireDueRunsOptions,
