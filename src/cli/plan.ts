@@ -1,6 +1,7 @@
 import { type DataInterval, dstNotes, ScheduleCalendar } from '../scheduler/index.ts';
 import {
   type FlowSpec,
+  isoInZone,
   localDate,
   localDateTime,
   parseZonedTime,
@@ -109,6 +110,7 @@ export async function plan(
             logicalDate: iso(i.start),
             intervalStart: iso(i.start),
             intervalEnd: iso(i.end),
+            local: `${isoInZone(i.start, zone)}/${isoInZone(i.end, zone)}`,
             createdAt: iso(i.end),
             outsideStartEnd: outside(i),
           })),

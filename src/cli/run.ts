@@ -106,6 +106,8 @@ export async function run(values: Record<string, unknown>, positionals: string[]
         params,
         baseDir: loaded.baseDir,
         trigger: 'manual',
+        // run.date of a scheduled flow run by hand is today in its schedule's zone.
+        ...(loaded.spec.schedule[0] && { timezone: loaded.spec.schedule[0].timezone }),
       });
       spec = loaded.spec;
     } else {
