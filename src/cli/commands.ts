@@ -1,7 +1,12 @@
 import type { CommandDef } from './args.ts';
+import { backfill, backfillCommand } from './backfill.ts';
 import { db, dbCommand } from './db.ts';
+import { deploy, deployCommand } from './deploy.ts';
+import { flows, flowsCommand } from './flows.ts';
 import { init, initCommand } from './init.ts';
 import { logs, logsCommand } from './logs.ts';
+import { pause, pauseCommand, unpause, unpauseCommand } from './pause.ts';
+import { plan, planCommand } from './plan.ts';
 import { run, runCommand } from './run.ts';
 import { runs, runsCommand } from './runs.ts';
 import { scheduler, schedulerCommand } from './scheduler.ts';
@@ -19,6 +24,12 @@ export const COMMANDS: [CommandDef, Handler][] = [
   [runCommand, run],
   [triggerCommand, trigger],
   [schedulerCommand, scheduler],
+  [deployCommand, deploy],
+  [flowsCommand, flows],
+  [pauseCommand, pause],
+  [unpauseCommand, unpause],
+  [planCommand, plan],
+  [backfillCommand, backfill],
   [runsCommand, runs],
   [showCommand, show],
   [logsCommand, logs],

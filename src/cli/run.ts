@@ -120,6 +120,8 @@ export async function run(values: Record<string, unknown>, positionals: string[]
         baseDir: loaded.baseDir,
         trigger: 'manual',
         owner: { id: owner, leaseMs },
+        // run.date of a scheduled flow run by hand is today in its schedule's zone.
+        ...(loaded.spec.schedule[0] && { timezone: loaded.spec.schedule[0].timezone }),
       });
       spec = loaded.spec;
     } else {

@@ -1,4 +1,4 @@
-import { UsageError } from '../spec/index.ts';
+import { localDateTime, UsageError } from '../spec/index.ts';
 import type { RunState } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, JSON_OPTION, positiveInt } from './args.ts';
 import { paintState, span, table, when } from './format.ts';
@@ -43,12 +43,14 @@ export async function runs(values: Record<string, unknown>): Promise<number> {
     const tty = Boolean(process.stdout.isTTY);
     process.stdout.write(
       `${table(
-        ['RUN', 'FLOW', 'STATE', 'TRIGGER', 'STARTED', 'DURATION'],
+        ['RUN', 'FLOW', 'STATE', 'TRIGGER', 'LOGICAL DATE', 'STARTED', 'DURATION'],
         list.map((r) => [
           r.id,
           r.flow,
           paintState(r.state, tty),
           r.trigger,
+          // Scheduled and backfill runs: the interval's start in the schedule's zone.
+          r.intervalStart === null ? '' : localDateTime(r.intervalStart, r.timezone ?? 'UTC'),
           when(r.startedAt ?? r.createdAt),
           span(r.startedAt, r.endedAt),
         ]),

@@ -1,4 +1,5 @@
-import { NotFoundError } from '../spec/index.ts';
+import { localDate, localDateTime, NotFoundError } from '../spec/index.ts';
+import type { Run } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, JSON_OPTION } from './args.ts';
 import { paintState, span, table, taskLabel, when } from './format.ts';
 import { findProject, openProjectStore } from './project.ts';
@@ -41,6 +42,7 @@ export async function show(
       `State     ${paintState(run.state, tty)}`,
       `Trigger   ${run.trigger}`,
       `Logical   ${new Date(run.logicalDate).toISOString()}`,
+      ...intervalLines(run),
       `Started   ${when(run.startedAt)}   Ended ${when(run.endedAt)}   Took ${span(run.startedAt, run.endedAt)}`,
       `Params    ${JSON.stringify(run.params)}`,
       '',
@@ -77,4 +79,14 @@ export async function show(
   } finally {
     await store.close();
   }
+}
+
+/** The data interval of a scheduled or backfill run, in its zone; nothing for a manual run. */
+function intervalLines(run: Run): string[] {
+  if (run.intervalStart === null || run.intervalEnd === null) return [];
+  const zone = run.timezone ?? 'UTC';
+  const backfill = run.backfillId === null ? '' : `, backfill #${run.backfillId}`;
+  return [
+    `Interval  ${localDateTime(run.intervalStart, zone)} → ${localDateTime(run.intervalEnd, zone)} ${zone} (run.date ${localDate(run.intervalStart, zone)}${backfill})`,
+  ];
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { LoadedFlow } from '../spec/index.ts';
+import { BatonError, type LoadedFlow } from '../spec/index.ts';
 import type { FlowVersion, Run, Store, TriggerKind } from '../store/index.ts';
 
 /** A run id people can read and sort: UTC date and time of creation plus 4 random hex digits. */
@@ -30,6 +30,11 @@ export interface CreateRunInput {
   readonly trigger: TriggerKind;
   readonly logicalDate?: number;
   readonly runKey?: string | null;
+  /** The data interval of a scheduled or backfill run; its start is the logical date. */
+  readonly interval?: { readonly start: number; readonly end: number };
+  /** The zone `run.date` is read in (the schedule's). */
+  readonly timezone?: string;
+  readonly backfillId?: number;
   readonly now?: number;
   /** Created already claimed by this process (`baton run` drives its own run). */
   readonly owner?: { readonly id: string; readonly leaseMs: number };
@@ -40,27 +45,47 @@ export interface CreateRunInput {
  * (map items are added when the map is evaluated). Idempotent on the run key.
  */
 export async function createRun(store: Store, input: CreateRunInput): Promise<Run> {
+  return (await createRunReporting(store, input)).run;
+}
+
+/** {@link createRun}, also saying whether this call created it (false: the run key existed). */
+export async function createRunReporting(
+  store: Store,
+  input: CreateRunInput,
+): Promise<{ run: Run; created: boolean }> {
   const now = input.now ?? Date.now();
-  const id = newRunId(now);
-  const { run } = await store.createRun(
-    {
-      id,
-      flow: input.version.flow,
-      flowVersionId: input.version.id,
-      trigger: input.trigger,
-      runKey: input.runKey ?? null,
-      logicalDate: input.logicalDate ?? now,
-      params: input.params,
-      baseDir: input.baseDir,
-      ...(input.owner ? { owner: input.owner } : {}),
-    },
-    input.version.spec.tasks.map((t) => ({
-      runId: id,
-      taskId: t.id,
-      mapIndex: -1,
-      attempt: 1,
-      state: 'pending',
-    })),
-  );
-  return run;
+  // Ids carry 16 random bits per second: a catchup or backfill creating dozens of runs in
+  // one second can draw the same id twice, and a clash writes nothing, so draw again.
+  for (let attempt = 1; ; attempt++) {
+    const id = newRunId(now);
+    try {
+      return await store.createRun(
+        {
+          id,
+          flow: input.version.flow,
+          flowVersionId: input.version.id,
+          trigger: input.trigger,
+          runKey: input.runKey ?? null,
+          logicalDate: input.interval?.start ?? input.logicalDate ?? now,
+          params: input.params,
+          baseDir: input.baseDir,
+          intervalStart: input.interval?.start ?? null,
+          intervalEnd: input.interval?.end ?? null,
+          timezone: input.timezone ?? null,
+          backfillId: input.backfillId ?? null,
+          createdAt: now,
+          ...(input.owner ? { owner: input.owner } : {}),
+        },
+        input.version.spec.tasks.map((t) => ({
+          runId: id,
+          taskId: t.id,
+          mapIndex: -1,
+          attempt: 1,
+          state: 'pending',
+        })),
+      );
+    } catch (e) {
+      if (!(e instanceof BatonError && e.code === 'store.conflict') || attempt >= 5) throw e;
+    }
+  }
 }

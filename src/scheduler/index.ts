@@ -1,7 +1,22 @@
-export { createRun, newRunId, saveFlow } from './create-run.ts';
+export { createRun, createRunReporting, newRunId, saveFlow } from './create-run.ts';
 export { type DriveRunOptions, driveRun } from './drive-run.ts';
+export { type DstNote, dstNotes } from './dst-notes.ts';
+export {
+  backfillTodo,
+  type FireDueRunsOptions,
+  type FireReport,
+  fireDueRuns,
+  intervalRunKey,
+  type ScheduleCache,
+} from './fire-due-runs.ts';
 export { readTaskOutput } from './output-file.ts';
 export { LostOwnershipError, RunController, type RunProgress } from './run-controller.ts';
+export {
+  type DataInterval,
+  type DueQuery,
+  ScheduleCalendar,
+  type ScheduledFlow,
+} from './schedule-calendar.ts';
 export {
   DEFAULT_LEASE_MS,
   deadOnThisHost,

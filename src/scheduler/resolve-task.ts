@@ -6,6 +6,7 @@ import {
   evaluateExpression,
   evaluateTemplate,
   hasTemplate,
+  localDate,
   renderShell,
   renderText,
   type TaskSpec,
@@ -16,6 +17,11 @@ export interface RunFacts {
   readonly runId: string;
   readonly flow: string;
   readonly logicalDate: number;
+  /** The data interval; null for a manual run (then it is empty, at the logical date). */
+  readonly intervalStart?: number | null;
+  readonly intervalEnd?: number | null;
+  /** The zone `run.date` is read in; null or absent: UTC. */
+  readonly timezone?: string | null;
   readonly trigger: string;
   readonly params: Readonly<Record<string, unknown>>;
   readonly baseDir: string;
@@ -38,13 +44,18 @@ export function runContext(
   assets: ExprContext['assets'],
 ): ExprContext {
   const iso = new Date(facts.logicalDate).toISOString();
+  const zone = facts.timezone ?? 'UTC';
   return {
     params: facts.params,
     run: {
       id: facts.runId,
       flow: facts.flow,
       logical_date: iso,
-      date: iso.slice(0, 10),
+      // The day of data in the schedule's zone: a Berlin midnight is the previous day in UTC.
+      date: localDate(facts.logicalDate, zone),
+      interval_start: new Date(facts.intervalStart ?? facts.logicalDate).toISOString(),
+      interval_end: new Date(facts.intervalEnd ?? facts.logicalDate).toISOString(),
+      timezone: zone,
       trigger: facts.trigger,
     },
     tasks,
@@ -161,6 +172,8 @@ export function resolveTask(
   env.BATON_TASK = task.id;
   env.BATON_ATTEMPT = String(unit.attempt);
   env.BATON_LOGICAL_DATE = new Date(facts.logicalDate).toISOString();
+  env.BATON_INTERVAL_START = new Date(facts.intervalStart ?? facts.logicalDate).toISOString();
+  env.BATON_INTERVAL_END = new Date(facts.intervalEnd ?? facts.logicalDate).toISOString();
   env.BATON_PARAMS = JSON.stringify(facts.params);
   env.BATON_OUTPUT = unit.outputPath;
   if (unit.mapIndex >= 0) {

@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import type { Executor, ExecutorEvent } from '../executors/index.ts';
 import type { Run, SchedulerInfo, Store } from '../store/index.ts';
 import { prepareRun, pumpEvents, runToEnd } from './drive-run.ts';
+import { fireDueRuns, type ScheduleCache } from './fire-due-runs.ts';
 import { LostOwnershipError, type RunController, type RunProgress } from './run-controller.ts';
 
 /** How long a run stays held without a renewal, unless configured. */
@@ -98,6 +99,10 @@ export interface SchedulerOptions {
   readonly maxRuns?: number;
   /** Most runs claimed per look, so that several schedulers share the work. Default 4. */
   readonly claimBatch?: number;
+  /** How often schedules and backfills are looked at for due runs. Default 1 s; 0: never. */
+  readonly fireMs?: number;
+  /** The clock schedules are fired by (tests move it). Default `Date.now`. */
+  readonly now?: () => number;
   readonly log?: Log;
   readonly hooks?: SchedulerHooks;
 }
@@ -112,7 +117,8 @@ interface Driven {
 /** A scheduler process's work loop. `start()` once, `stop()` to let go cleanly. */
 export class Scheduler {
   readonly id: string;
-  readonly #o: Required<Omit<SchedulerOptions, 'hooks' | 'log'>> & {
+  readonly #o: Required<Omit<SchedulerOptions, 'hooks' | 'log' | 'now'>> & {
+    readonly now: () => number;
     readonly hooks: SchedulerHooks;
     readonly log: Log;
   };
@@ -124,6 +130,8 @@ export class Scheduler {
   #stopping = false;
   #heartbeating = false;
   #claiming = false;
+  #firing = false;
+  readonly #schedules: ScheduleCache = new Map();
   #lastHeartbeatOk = 0;
 
   constructor(options: SchedulerOptions) {
@@ -139,6 +147,8 @@ export class Scheduler {
       pollMs: options.pollMs ?? 1000,
       maxRuns: options.maxRuns ?? 32,
       claimBatch: options.claimBatch ?? 4,
+      fireMs: options.fireMs ?? 1000,
+      now: options.now ?? Date.now,
       hooks: options.hooks ?? {},
       log: options.log ?? (() => {}),
     };
@@ -175,6 +185,10 @@ export class Scheduler {
     });
     this.#every(this.#o.heartbeatMs, () => this.#heartbeat());
     this.#every(this.#o.pollMs, () => this.#claim());
+    if (this.#o.fireMs > 0) {
+      this.#every(this.#o.fireMs, () => this.#fire());
+      await this.#fire();
+    }
     await this.#claim();
   }
 
@@ -250,6 +264,45 @@ export class Scheduler {
       });
     } finally {
       this.#heartbeating = false;
+    }
+  }
+
+  /**
+   * Creates the runs schedules and backfills have due, from stored flow versions only.
+   * Every scheduler does it: the run key of an interval makes the second creation a no-op.
+   */
+  async #fire(): Promise<void> {
+    if (this.#firing || this.#stopping) return;
+    this.#firing = true;
+    try {
+      const report = await fireDueRuns(this.#o.store, this.#o.now(), { cache: this.#schedules });
+      for (const run of report.created) {
+        this.#o.log('info', 'created a scheduled run', {
+          scheduler: this.id,
+          run: run.id,
+          flow: run.flow,
+          trigger: run.trigger,
+          ...(run.intervalStart !== null
+            ? { intervalStart: new Date(run.intervalStart).toISOString() }
+            : {}),
+        });
+      }
+      for (const e of report.errors) {
+        this.#o.log('error', 'could not create due runs', {
+          scheduler: this.id,
+          flow: e.flow,
+          ...(e.backfillId !== undefined ? { backfill: e.backfillId } : {}),
+          error: e.error.message,
+        });
+      }
+    } catch (e) {
+      this.#o.hooks.onDatabaseError?.('fire schedules', e);
+      this.#o.log('error', 'firing schedules failed', {
+        scheduler: this.id,
+        error: (e as Error).message,
+      });
+    } finally {
+      this.#firing = false;
     }
   }
 

@@ -21,6 +21,8 @@ const EXPECTED: Readonly<Record<string, string>> = {
   cron: 'a cron expression (a string)',
   timezone: 'an IANA time zone name (a string) like Europe/Berlin',
   catchup: 'true or false',
+  start_date: 'a date "YYYY-MM-DD" or date-time "YYYY-MM-DDTHH:MM" (quote it)',
+  end_date: 'a date "YYYY-MM-DD" or date-time "YYYY-MM-DDTHH:MM" (quote it)',
   max_active_runs: 'a positive integer',
   params: 'a map of parameter names to definitions',
   'params.*': 'a map like { type: string, default: eu }',

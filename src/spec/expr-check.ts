@@ -129,8 +129,24 @@ function checkRoot(name: string, scope: NameScope, out: Set<string>): void {
   out.add(`unknown name "${name}" (available: ${ROOT_NAMES.join(', ')})`);
 }
 
+/** The keys of `run` (the scheduler's `runContext` builds it). */
+export const RUN_KEYS = [
+  'id',
+  'flow',
+  'date',
+  'logical_date',
+  'interval_start',
+  'interval_end',
+  'timezone',
+  'trigger',
+] as const;
+
 function checkMember(root: string, key: string, scope: NameScope, out: Set<string>): void {
-  if (root === 'params' && !asSet(scope.params).has(key)) {
+  if (root === 'run' && !(RUN_KEYS as readonly string[]).includes(key)) {
+    out.add(
+      `unknown name "run.${key}"${didYouMean(key, RUN_KEYS)} (run has: ${RUN_KEYS.join(', ')})`,
+    );
+  } else if (root === 'params' && !asSet(scope.params).has(key)) {
     out.add(`unknown parameter "params.${key}"${didYouMean(key, scope.params)}`);
   } else if (root === 'tasks' && !asSet(scope.upstream).has(key)) {
     out.add(

@@ -62,6 +62,10 @@ export interface FlowSpec {
   readonly flow: string;
   readonly description?: string;
   readonly schedule: readonly ScheduleSpec[];
+  /** As written (local time in the first schedule's zone); absent: from the first deploy. */
+  readonly startDate?: string;
+  /** As written, inclusive (a date alone means the whole day). */
+  readonly endDate?: string;
   readonly catchup: boolean;
   readonly maxActiveRuns: number;
   readonly params: Readonly<Record<string, ParamSpec>>;

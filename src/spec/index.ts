@@ -1,3 +1,4 @@
+export { cronJob } from './cron.ts';
 export { formatDuration, parseDuration } from './duration.ts';
 export * from './errors.ts';
 export * from './expr.ts';
@@ -5,3 +6,4 @@ export type * from './flow-spec.ts';
 export { loadFlowFile, parseFlow } from './load.ts';
 export { resolveParams } from './params.ts';
 export { flowSchema, ID_PATTERN, TRIGGER_RULES } from './schema.ts';
+export * from './zoned-time.ts';

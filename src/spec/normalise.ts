@@ -35,6 +35,8 @@ export function normaliseFlow(file: FlowFile, order: readonly string[]): FlowSpe
       cron: s.cron,
       timezone: s.timezone ?? DEFAULT_TIMEZONE,
     })),
+    ...(file.start_date !== undefined && { startDate: file.start_date }),
+    ...(file.end_date !== undefined && { endDate: file.end_date }),
     catchup: file.catchup ?? false,
     maxActiveRuns: file.max_active_runs ?? DEFAULT_MAX_ACTIVE_RUNS,
     params,

@@ -36,9 +36,10 @@ export const paramSchema = z
 
 export const scheduleSchema = z
   .strictObject({
-    cron: z
-      .string()
-      .meta({ description: 'Cron expression (5 or 6 fields, or @daily-style alias).' }),
+    cron: z.string().meta({
+      description:
+        'Cron expression: 5 fields (minute hour day month weekday), 6 with seconds first, or @hourly, @daily, @weekly, @monthly, @yearly.',
+    }),
     timezone: z.string().optional().meta({ description: 'IANA time zone, default UTC.' }),
   })
   .meta({ description: 'When the flow runs.' });
@@ -155,9 +156,17 @@ export const flowSchema = z
       .meta({ description: 'Unique flow name: [a-z][a-z0-9_-]*.', pattern: ID_PATTERN.source }),
     description: z.string().optional(),
     schedule: z.array(scheduleSchema).optional(),
+    start_date: z.string().optional().meta({
+      description:
+        "First logical date of the schedule: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], local time in the (first) schedule's time zone. Default: when the flow is first deployed.",
+    }),
+    end_date: z.string().optional().meta({
+      description:
+        "Last logical date of the schedule (inclusive; a date means the whole day), local time in the (first) schedule's time zone.",
+    }),
     catchup: z.boolean().optional().meta({
       description:
-        'Run the intervals missed while the flow was paused or not deployed. Default false.',
+        'Run every interval missed while the flow was paused or no scheduler ran (true), or only the latest (false). Default false.',
     }),
     max_active_runs: z
       .int()

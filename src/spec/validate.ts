@@ -6,13 +6,14 @@
  * `baton validate` shows everything; values of the wrong type were reported by the schema
  * and are skipped here.
  */
-import { Cron } from 'croner';
 import { checkTaskExpressions, type FlowNames } from './check-expressions.ts';
+import { cronJob } from './cron.ts';
 import { describeValue } from './describe-issue.ts';
 import type { NodePath, PathProblem } from './path-problem.ts';
 import { ID_PATTERN } from './schema.ts';
 import { didYouMean } from './suggest.ts';
 import { orderTasks } from './task-order.ts';
+import { parseZonedTime, startOfNextLocalDay } from './zoned-time.ts';
 
 /** Asset keys: lower-case, start with a letter, then letters, digits, `_`, `.`, `/`, `-`. */
 export const ASSET_KEY_PATTERN = /^[a-z][a-z0-9_./-]*$/;
@@ -52,7 +53,8 @@ export function validateFlow(doc: unknown): FlowCheck {
   if (typeof doc.flow === 'string' && !ID_PATTERN.test(doc.flow)) {
     add(['flow'], `flow name "${doc.flow}" is not allowed: ${ID_RULE}`);
   }
-  checkSchedules(doc.schedule, add);
+  const zone = checkSchedules(doc.schedule, add);
+  checkScheduleDates(doc, zone, add);
   const params = isRecord(doc.params) ? doc.params : {};
   for (const [name, param] of Object.entries(params)) checkParam(name, param, add);
 
@@ -118,8 +120,10 @@ type Add = (
   target?: 'key' | 'value',
 ) => void;
 
-function checkSchedules(schedule: unknown, add: Add): void {
-  if (!Array.isArray(schedule)) return;
+/** Checks every schedule entry; returns the zone dates are read in (the first entry's). */
+function checkSchedules(schedule: unknown, add: Add): string | undefined {
+  if (!Array.isArray(schedule)) return 'UTC';
+  let first: string | undefined;
   schedule.forEach((entry, i) => {
     if (!isRecord(entry)) return;
     const where = `schedule #${i + 1}: `;
@@ -128,14 +132,16 @@ function checkSchedules(schedule: unknown, add: Add): void {
       try {
         new Intl.DateTimeFormat(undefined, { timeZone: entry.timezone });
         timezone = entry.timezone;
+        if (i === 0) first = entry.timezone;
       } catch {
         const hint = didYouMean(entry.timezone, Intl.supportedValuesOf('timeZone'));
         add(['schedule', i, 'timezone'], `${where}unknown time zone "${entry.timezone}"${hint}`);
       }
     }
+    if (i === 0 && entry.timezone === undefined) first = 'UTC';
     if (typeof entry.cron === 'string') {
       try {
-        new Cron(entry.cron, { timezone: timezone ?? 'UTC', paused: true });
+        cronJob(entry.cron, timezone ?? 'UTC');
       } catch (error) {
         const reason = String((error as Error).message).replace(/^CronPattern: /, '');
         const said = reason.charAt(0).toLowerCase() + reason.slice(1);
@@ -143,6 +149,27 @@ function checkSchedules(schedule: unknown, add: Add): void {
       }
     }
   });
+  return schedule.length === 0 ? 'UTC' : first;
+}
+
+/** `start_date` and `end_date`: real local times in the schedule's zone, in order. */
+function checkScheduleDates(doc: Record<string, unknown>, zone: string | undefined, add: Add) {
+  if (zone === undefined) return; // the zone is wrong, reported already
+  const read = (key: 'start_date' | 'end_date') => {
+    const text = doc[key];
+    if (typeof text !== 'string') return undefined;
+    try {
+      return parseZonedTime(text, zone, key);
+    } catch (e) {
+      add([key], (e as Error).message);
+      return undefined;
+    }
+  };
+  const start = read('start_date');
+  const end = read('end_date');
+  const last = end && (end.dateOnly ? startOfNextLocalDay(end.ms, zone) - 1 : end.ms);
+  if (start && last !== undefined && last < start.ms)
+    add(['end_date'], `end_date "${doc.end_date}" is before start_date "${doc.start_date}"`);
 }
 
 function checkParam(name: string, param: unknown, add: Add): void {

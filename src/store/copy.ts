@@ -15,16 +15,51 @@ export interface TableDef {
   readonly booleans?: readonly string[];
   /** Has an identity id whose sequence must move past the copied ids. */
   readonly identity?: boolean;
+  /**
+   * Columns that point at a table copied later (flows → their deployed version): written
+   * NULL at first, then set once every table is in.
+   */
+  readonly deferred?: readonly string[];
 }
 
 /** Every table of the schema, parents before children. */
 export const TABLES: readonly TableDef[] = [
-  { name: 'flows', key: 'name', columns: ['name', 'created_at', 'paused'], booleans: ['paused'] },
+  {
+    name: 'flows',
+    key: 'name',
+    columns: [
+      'name',
+      'created_at',
+      'paused',
+      'deployed_version_id',
+      'deployed_at',
+      'first_deployed_at',
+    ],
+    booleans: ['paused'],
+    deferred: ['deployed_version_id'],
+  },
   {
     name: 'flow_versions',
     key: 'id',
     identity: true,
     columns: ['id', 'flow', 'version', 'hash', 'source_path', 'source_text', 'spec', 'created_at'],
+  },
+  {
+    name: 'backfills',
+    key: 'id',
+    identity: true,
+    columns: [
+      'id',
+      'flow',
+      'from_ms',
+      'to_ms',
+      'max_active',
+      'rerun_failed',
+      'state',
+      'created_at',
+      'ended_at',
+    ],
+    booleans: ['rerun_failed'],
   },
   {
     name: 'runs',
@@ -45,6 +80,10 @@ export const TABLES: readonly TableDef[] = [
       'owner',
       'owner_epoch',
       'lease_until',
+      'interval_start',
+      'interval_end',
+      'timezone',
+      'backfill_id',
     ],
   },
   {
@@ -95,7 +134,10 @@ export interface CopyableStore {
   countRows(table: TableDef): Promise<number>;
   /** Up to `limit` rows with key greater than `after` (all from the start when undefined). */
   readRows(table: TableDef, after: unknown, limit: number): Promise<Record<string, unknown>[]>;
+  /** Inserts rows as they are, with the table's deferred columns NULL. */
   writeRows(table: TableDef, rows: readonly Record<string, unknown>[]): Promise<void>;
+  /** Sets the deferred columns of rows already written, by key. */
+  writeDeferred(table: TableDef, rows: readonly Record<string, unknown>[]): Promise<void>;
   /** After the last row: move id sequences past the copied ids. */
   finishCopy(): Promise<void>;
 }
@@ -140,6 +182,15 @@ export async function copyStore(
     }
     tables.push({ table: table.name, rows: copied });
     onTable?.(table.name, copied);
+  }
+  for (const table of TABLES.filter((t) => t.deferred)) {
+    let after: unknown;
+    for (;;) {
+      const rows = await from.readRows(table, after, 1000);
+      if (rows.length === 0) break;
+      await to.writeDeferred(table, rows);
+      after = rows[rows.length - 1]?.[table.key];
+    }
   }
   await to.finishCopy();
   for (const table of TABLES) {

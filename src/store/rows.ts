@@ -6,7 +6,10 @@
 import type { FlowSpec } from '../spec/index.ts';
 import type {
   AssetEvent,
+  Backfill,
+  BackfillState,
   FailureReason,
+  FlowRecord,
   FlowVersion,
   Run,
   RunEvent,
@@ -63,6 +66,10 @@ export function toRun(r: Row): Run {
     logicalDate: int(r.logical_date),
     params: JSON.parse(text(r.params)) as Json,
     baseDir: text(r.base_dir),
+    intervalStart: intOrNull(r.interval_start),
+    intervalEnd: intOrNull(r.interval_end),
+    timezone: textOrNull(r.timezone),
+    backfillId: intOrNull(r.backfill_id),
     createdAt: int(r.created_at),
     startedAt: intOrNull(r.started_at),
     endedAt: intOrNull(r.ended_at),
@@ -83,6 +90,33 @@ export function toSchedulerInfo(r: Row): SchedulerInfo {
     heartbeatAt: int(r.heartbeat_at),
     stoppedAt: intOrNull(r.stopped_at),
     info: jsonOrNull(r.info),
+  };
+}
+
+/** Maps a `flows` row. */
+export function toFlowRecord(r: Row): FlowRecord {
+  return {
+    name: text(r.name),
+    createdAt: int(r.created_at),
+    paused: int(r.paused) === 1,
+    deployedVersionId: intOrNull(r.deployed_version_id),
+    deployedAt: intOrNull(r.deployed_at),
+    firstDeployedAt: intOrNull(r.first_deployed_at),
+  };
+}
+
+/** Maps a `backfills` row. */
+export function toBackfill(r: Row): Backfill {
+  return {
+    id: int(r.id),
+    flow: text(r.flow),
+    fromMs: int(r.from_ms),
+    toMs: int(r.to_ms),
+    maxActive: int(r.max_active),
+    rerunFailed: int(r.rerun_failed) === 1,
+    state: text(r.state) as BackfillState,
+    createdAt: int(r.created_at),
+    endedAt: intOrNull(r.ended_at),
   };
 }
 

@@ -6,12 +6,17 @@
  * a write that finds the row in another state does nothing and reports `false`.
  */
 import type {
+  ActiveRunFilter,
   AssetEvent,
+  Backfill,
+  BackfillState,
   BatchResult,
   ClaimRequest,
   Fence,
+  FlowRecord,
   FlowVersion,
   Lease,
+  NewBackfill,
   NewFlowVersion,
   NewRun,
   NewScheduler,
@@ -114,4 +119,34 @@ export interface Store {
   listSchedulers(): Promise<SchedulerInfo[]>;
   /** The database's clock (ms): leases are measured by it, never by a scheduler's. */
   now(): Promise<number>;
+  /**
+   * Makes a stored version the one new scheduled and backfill runs of its flow use. Runs
+   * already created keep theirs. `changed` is false when it was deployed already.
+   * Sets `firstDeployedAt` on the first deploy only.
+   */
+  deployFlowVersion(versionId: number, at: number): Promise<{ flow: FlowRecord; changed: boolean }>;
+  getFlow(name: string): Promise<FlowRecord | undefined>;
+  /** Every flow ever stored, deployed or not, by name. */
+  listFlows(): Promise<FlowRecord[]>;
+  /** Pauses or unpauses; false when it already was. Throws `store.not_found` for an unknown flow. */
+  setPaused(name: string, paused: boolean): Promise<boolean>;
+  /**
+   * The run with the newest interval start, scheduled or backfilled (manual runs have no
+   * interval): the schedule continues after it, never re-creating what a backfill made.
+   */
+  latestScheduledRun(flow: string): Promise<Run | undefined>;
+  /** How many runs of the flow are `queued` or `running`, optionally of one trigger or backfill. */
+  countActiveRuns(flow: string, filter?: ActiveRunFilter): Promise<number>;
+  /**
+   * Runs of the flow whose interval starts in `[fromMs, toMs]`, every trigger, ordered by
+   * interval start, then oldest first.
+   */
+  listIntervalRuns(flow: string, fromMs: number, toMs: number): Promise<Run[]>;
+
+  createBackfill(b: NewBackfill): Promise<Backfill>;
+  getBackfill(id: number): Promise<Backfill | undefined>;
+  /** Backfills, oldest first, optionally only of one flow and/or in one state. */
+  listBackfills(filter?: { flow?: string; state?: BackfillState }): Promise<Backfill[]>;
+  /** Compare-and-set on a backfill's state; sets `endedAt` when it leaves `active`. */
+  moveBackfill(id: number, from: BackfillState, to: BackfillState, at: number): Promise<boolean>;
 }

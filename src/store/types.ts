@@ -78,6 +78,13 @@ export interface Run {
   readonly params: Readonly<Record<string, unknown>>;
   /** Absolute directory tasks run in by default (the flow file's directory). */
   readonly baseDir: string;
+  /** The data interval `[start, end)` of a scheduled or backfill run; null for manual runs. */
+  readonly intervalStart: number | null;
+  readonly intervalEnd: number | null;
+  /** The zone `run.date` is read in (the schedule's); null: UTC. */
+  readonly timezone: string | null;
+  /** The backfill that created this run, if one did. */
+  readonly backfillId: number | null;
   readonly createdAt: number;
   readonly startedAt: number | null;
   readonly endedAt: number | null;
@@ -98,6 +105,10 @@ export interface NewRun {
   readonly logicalDate: number;
   readonly params: Readonly<Record<string, unknown>>;
   readonly baseDir: string;
+  readonly intervalStart?: number | null;
+  readonly intervalEnd?: number | null;
+  readonly timezone?: string | null;
+  readonly backfillId?: number | null;
   /** When the run was created (ms); defaults to the store's clock (`Date.now()`). */
   readonly createdAt?: number;
   /** Created already claimed (epoch 1) by this owner, e.g. the `baton run` that drives it. */
@@ -159,6 +170,54 @@ export interface NewScheduler {
   readonly kind: 'scheduler' | 'run';
   readonly host: string;
   readonly pid: number;
+}
+
+/** A flow name and its deployment: which stored version new runs use, and whether it is paused. */
+export interface FlowRecord {
+  readonly name: string;
+  readonly createdAt: number;
+  /** Paused flows get no new scheduled runs (backfills and manual runs still run). */
+  readonly paused: boolean;
+  /** The deployed version's id; null when the flow was only ever run from a file. */
+  readonly deployedVersionId: number | null;
+  readonly deployedAt: number | null;
+  /** When the flow was first deployed: a schedule without `start_date` begins there. */
+  readonly firstDeployedAt: number | null;
+}
+
+export type BackfillState = 'active' | 'done' | 'stopped';
+
+/**
+ * A request to create one run per interval whose logical date lies in `[fromMs, toMs]`.
+ * Schedulers advance it (`fireDueRuns`), keeping at most `maxActive` of its runs queued
+ * or running, until every interval has a run (`done`) or someone stops it.
+ */
+export interface Backfill {
+  readonly id: number;
+  readonly flow: string;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly maxActive: number;
+  /** Also create a new run for intervals whose newest run failed or was cancelled. */
+  readonly rerunFailed: boolean;
+  readonly state: BackfillState;
+  readonly createdAt: number;
+  readonly endedAt: number | null;
+}
+
+export interface NewBackfill {
+  readonly flow: string;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly maxActive: number;
+  readonly rerunFailed: boolean;
+  readonly createdAt: number;
+}
+
+/** Which active runs to count (`countActiveRuns`). */
+export interface ActiveRunFilter {
+  readonly trigger?: TriggerKind;
+  readonly backfillId?: number;
 }
 
 /**

@@ -81,9 +81,9 @@ describe('checking expressions', () => {
     assert.deepEqual(checkExpression('${{ params.region == "eu" }}', scope), []);
   });
 
-  it('validates a 10,000-task flow quickly', () => {
+  // How fast is `npm run bench`'s business (baton validate of a 10,000-task flow).
+  it('finds no problem in the expressions of a valid 10,000-task flow', () => {
     const ids = Array.from({ length: 10_000 }, (_, i) => `t${i}`);
-    const began = performance.now();
     let problems = 0;
     for (let i = 0; i < ids.length; i++) {
       const s: ExprScope = { ...scope, upstream: ids.slice(Math.max(0, i - 3), i), allTasks: ids };
@@ -94,8 +94,6 @@ describe('checking expressions', () => {
       ).length;
       problems += checkExpression(`params.limit > ${i % 7}`, s).length;
     }
-    const ms = performance.now() - began;
     assert.equal(problems, 0);
-    assert.ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
   });
 });

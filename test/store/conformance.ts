@@ -695,5 +695,188 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
         assert.deepEqual([run?.id, run?.ownerEpoch], ['r1', 2]);
       });
     });
+    it('deployFlowVersion points the flow at a version; the first deploy time is kept', async (t) => {
+      const store = await fresh(t);
+      const base = {
+        flow: 'sales',
+        sourcePath: '/p/s.yaml',
+        sourceText: 'x',
+        spec: sampleSpec('sales'),
+      };
+      const v1 = await store.saveFlowVersion({ ...base, hash: 'h1' });
+      const v2 = await store.saveFlowVersion({ ...base, hash: 'h2' });
+      const before = await store.getFlow('sales');
+      assert.deepEqual(
+        [before?.deployedVersionId, before?.deployedAt, before?.firstDeployedAt, before?.paused],
+        [null, null, null, false],
+      );
+      const first = await store.deployFlowVersion(v1.id, 1000);
+      assert.equal(first.changed, true);
+      assert.deepEqual(
+        [
+          first.flow.name,
+          first.flow.deployedVersionId,
+          first.flow.deployedAt,
+          first.flow.firstDeployedAt,
+        ],
+        ['sales', v1.id, 1000, 1000],
+      );
+      const again = await store.deployFlowVersion(v1.id, 2000);
+      assert.equal(again.changed, false);
+      assert.equal(again.flow.deployedAt, 1000);
+      const second = await store.deployFlowVersion(v2.id, 3000);
+      assert.equal(second.changed, true);
+      assert.deepEqual(
+        [second.flow.deployedVersionId, second.flow.deployedAt, second.flow.firstDeployedAt],
+        [v2.id, 3000, 1000],
+      );
+      assert.deepEqual(await store.getFlow('sales'), second.flow);
+      await assert.rejects(store.deployFlowVersion(v2.id + 100, 1), { code: 'store.not_found' });
+      assert.equal(await store.getFlow('nope'), undefined);
+    });
+
+    it('listFlows lists every stored flow by name, deployed or not', async (t) => {
+      const store = await fresh(t);
+      await flowVersion(store, 'zeta');
+      const alpha = await flowVersion(store, 'alpha');
+      await store.deployFlowVersion(alpha, 5);
+      const flows = await store.listFlows();
+      assert.deepEqual(
+        flows.map((f) => [f.name, f.deployedVersionId]),
+        [
+          ['alpha', alpha],
+          ['zeta', null],
+        ],
+      );
+    });
+
+    it('setPaused reports whether it changed anything; an unknown flow is not_found', async (t) => {
+      const store = await fresh(t);
+      await flowVersion(store, 'sales');
+      assert.equal(await store.setPaused('sales', true), true);
+      assert.equal(await store.setPaused('sales', true), false);
+      assert.equal((await store.getFlow('sales'))?.paused, true);
+      assert.equal(await store.setPaused('sales', false), true);
+      assert.equal((await store.getFlow('sales'))?.paused, false);
+      await assert.rejects(store.setPaused('nope', true), { code: 'store.not_found' });
+    });
+
+    it('runs keep their data interval; latestScheduledRun and listIntervalRuns read it', async (t) => {
+      const store = await fresh(t);
+      const fv = await flowVersion(store);
+      const scheduled = (id: string, start: number, over: Partial<NewRun> = {}) =>
+        store.createRun(
+          newRun(id, fv, {
+            trigger: 'schedule',
+            runKey: `schedule:${start}`,
+            logicalDate: start,
+            intervalStart: start,
+            intervalEnd: start + 100,
+            timezone: 'Europe/Berlin',
+            createdAt: 10,
+            ...over,
+          }),
+          [],
+        );
+      const { run } = await scheduled('s1', 1000);
+      assert.deepEqual(
+        [run.intervalStart, run.intervalEnd, run.timezone, run.backfillId],
+        [1000, 1100, 'Europe/Berlin', null],
+      );
+      await scheduled('s2', 3000);
+      await scheduled('s0', 500);
+      // A manual run has no interval and does not move the schedule's cursor.
+      await store.createRun(newRun('m1', fv, { createdAt: 20, logicalDate: 99_999 }), []);
+      assert.equal((await store.latestScheduledRun('sales'))?.id, 's2');
+      // A backfilled interval does: the schedule never re-creates it.
+      await scheduled('b1', 9000, { trigger: 'backfill' });
+      assert.equal((await store.latestScheduledRun('sales'))?.id, 'b1');
+      assert.equal(await store.latestScheduledRun('other'), undefined);
+      const manual = await store.getRun('m1');
+      assert.deepEqual(
+        [manual?.intervalStart, manual?.intervalEnd, manual?.timezone],
+        [null, null, null],
+      );
+      assert.deepEqual(
+        (await store.listIntervalRuns('sales', 500, 3000)).map((r) => r.id),
+        ['s0', 's1', 's2'],
+      );
+      assert.deepEqual(
+        (await store.listIntervalRuns('sales', 501, 9000)).map((r) => r.id),
+        ['s1', 's2', 'b1'],
+      );
+      assert.deepEqual(await store.listIntervalRuns('other', 0, 1e15), []);
+    });
+
+    it('countActiveRuns counts queued and running runs, by trigger or backfill', async (t) => {
+      const store = await fresh(t);
+      const fv = await flowVersion(store);
+      const bf = await store.createBackfill({
+        flow: 'sales',
+        fromMs: 0,
+        toMs: 10,
+        maxActive: 2,
+        rerunFailed: false,
+        createdAt: 1,
+      });
+      await store.createRun(newRun('a', fv, { trigger: 'schedule' }), []);
+      await store.createRun(newRun('b', fv, { trigger: 'schedule' }), []);
+      await store.createRun(newRun('c', fv, { trigger: 'backfill', backfillId: bf.id }), []);
+      await store.createRun(newRun('d', fv), []);
+      await store.moveRun('a', 'queued', 'running', 5);
+      await store.moveRun('b', 'queued', 'cancelled', 5);
+      assert.equal(await store.countActiveRuns('sales'), 3);
+      assert.equal(await store.countActiveRuns('sales', { trigger: 'schedule' }), 1);
+      assert.equal(await store.countActiveRuns('sales', { backfillId: bf.id }), 1);
+      assert.equal(await store.countActiveRuns('sales', { backfillId: bf.id + 1 }), 0);
+      assert.equal(await store.countActiveRuns('other'), 0);
+      assert.equal((await store.getRun('c'))?.backfillId, bf.id);
+    });
+
+    it('backfills are stored, listed by flow and state, and moved by compare-and-set', async (t) => {
+      const store = await fresh(t);
+      await flowVersion(store, 'sales');
+      await flowVersion(store, 'other');
+      const input = { fromMs: 100, toMs: 200, maxActive: 8, rerunFailed: true, createdAt: 50 };
+      const a = await store.createBackfill({ ...input, flow: 'sales' });
+      const b = await store.createBackfill({ ...input, flow: 'other', rerunFailed: false });
+      assert.deepEqual(a, {
+        id: a.id,
+        flow: 'sales',
+        fromMs: 100,
+        toMs: 200,
+        maxActive: 8,
+        rerunFailed: true,
+        state: 'active',
+        createdAt: 50,
+        endedAt: null,
+      });
+      assert.deepEqual(await store.getBackfill(a.id), a);
+      assert.equal(await store.getBackfill(a.id + b.id + 10), undefined);
+      assert.equal(await store.moveBackfill(a.id, 'active', 'done', 60), true);
+      assert.equal(await store.moveBackfill(a.id, 'active', 'stopped', 70), false);
+      const done = await store.getBackfill(a.id);
+      assert.deepEqual([done?.state, done?.endedAt], ['done', 60]);
+      assert.deepEqual(
+        (await store.listBackfills()).map((x) => x.id),
+        [a.id, b.id],
+      );
+      assert.deepEqual(
+        (await store.listBackfills({ state: 'active' })).map((x) => x.id),
+        [b.id],
+      );
+      assert.deepEqual(
+        (await store.listBackfills({ flow: 'sales', state: 'done' })).map((x) => x.id),
+        [a.id],
+      );
+      await assert.rejects(store.createBackfill({ ...input, flow: 'nope' }), {
+        code: 'store.not_found',
+      });
+    });
+
+    it('listSchedulers is empty until a scheduler heartbeats', async (t) => {
+      const store = await fresh(t);
+      assert.deepEqual(await store.listSchedulers(), []);
+    });
   });
 }

@@ -92,6 +92,10 @@ describe('PostgresStore (PostgreSQL only)', () => {
       await b.close();
     });
     const [ra, rb] = await Promise.all([a.migrate(), b.migrate()]);
-    assert.deepEqual([...ra.applied, ...rb.applied].sort(), [1, 2]);
+    const all = Array.from({ length: ra.current }, (_, i) => i + 1);
+    assert.deepEqual(
+      [...ra.applied, ...rb.applied].sort((x, y) => x - y),
+      all,
+    );
   });
 });

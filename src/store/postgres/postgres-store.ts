@@ -14,13 +14,15 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { BatonError, FencedError } from '../../spec/index.ts';
+import { BatonError, FencedError, NotFoundError } from '../../spec/index.ts';
 import { type CopyableStore, TABLES, type TableDef } from '../copy.ts';
 import {
   PATCH_COLUMN_NAMES,
   patchVector,
   type Row,
   toAssetEvent,
+  toBackfill,
+  toFlowRecord,
   toFlowVersion,
   toJson,
   toRun,
@@ -30,12 +32,17 @@ import {
 } from '../rows.ts';
 import type { MigrationReport, Store } from '../store.ts';
 import type {
+  ActiveRunFilter,
   AssetEvent,
+  Backfill,
+  BackfillState,
   BatchResult,
   ClaimRequest,
   Fence,
+  FlowRecord,
   FlowVersion,
   Lease,
+  NewBackfill,
   NewFlowVersion,
   NewRun,
   NewScheduler,
@@ -220,8 +227,10 @@ export class PostgresStore implements Store, CopyableStore {
       async (c) => {
         const createdAt = run.createdAt ?? (await this.#dbNow(c));
         const inserted = await c.query(
-          `INSERT INTO runs (id, flow, flow_version_id, state, trigger, run_key, logical_date, params, base_dir, created_at, owner, owner_epoch, lease_until)
-           VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10::text IS NULL THEN NULL ELSE ${NOW} + $12::bigint END)
+          `INSERT INTO runs (id, flow, flow_version_id, state, trigger, run_key, logical_date, params, base_dir, created_at, owner, owner_epoch, lease_until,
+                             interval_start, interval_end, timezone, backfill_id)
+           VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10::text IS NULL THEN NULL ELSE ${NOW} + $12::bigint END,
+                   $13, $14, $15, $16)
            ON CONFLICT (flow, run_key) WHERE run_key IS NOT NULL DO NOTHING
            RETURNING *`,
           [
@@ -237,6 +246,10 @@ export class PostgresStore implements Store, CopyableStore {
             run.owner?.id ?? null,
             run.owner ? 1 : 0,
             run.owner?.leaseMs ?? 0,
+            run.intervalStart ?? null,
+            run.intervalEnd ?? null,
+            run.timezone ?? null,
+            run.backfillId ?? null,
           ],
         );
         if (inserted.rows.length === 0) {
@@ -438,6 +451,133 @@ export class PostgresStore implements Store, CopyableStore {
     ).map(toAssetEvent);
   }
 
+  async deployFlowVersion(
+    versionId: number,
+    at: number,
+  ): Promise<{ flow: FlowRecord; changed: boolean }> {
+    return this.#tx(`deploy flow version ${versionId}`, async (c) => {
+      const { rows } = await c.query('SELECT flow FROM flow_versions WHERE id = $1', [versionId]);
+      if (rows[0] === undefined)
+        throw new NotFoundError(`no flow version ${versionId} to deploy`, { versionId });
+      const flow = String(rows[0].flow);
+      const changed = await c.query(
+        `UPDATE flows SET deployed_version_id = $1, deployed_at = $2,
+                          first_deployed_at = coalesce(first_deployed_at, $2)
+         WHERE name = $3 AND deployed_version_id IS DISTINCT FROM $1`,
+        [versionId, at, flow],
+      );
+      const row = (await c.query('SELECT * FROM flows WHERE name = $1', [flow])).rows[0] as Row;
+      return { flow: toFlowRecord(row), changed: changed.rowCount === 1 };
+    });
+  }
+
+  async getFlow(name: string): Promise<FlowRecord | undefined> {
+    const rows = await this.#query('get flow', 'SELECT * FROM flows WHERE name = $1', [name]);
+    return rows[0] === undefined ? undefined : toFlowRecord(rows[0]);
+  }
+
+  async listFlows(): Promise<FlowRecord[]> {
+    return (await this.#query('list flows', 'SELECT * FROM flows ORDER BY name', [])).map(
+      toFlowRecord,
+    );
+  }
+
+  async setPaused(name: string, paused: boolean): Promise<boolean> {
+    return this.#tx(`${paused ? 'pause' : 'unpause'} ${name}`, async (c) => {
+      const changed = await c.query(
+        'UPDATE flows SET paused = $1 WHERE name = $2 AND paused <> $1',
+        [paused, name],
+      );
+      if (changed.rowCount === 1) return true;
+      const { rows } = await c.query('SELECT 1 FROM flows WHERE name = $1', [name]);
+      if (rows.length === 0)
+        throw new NotFoundError(`no flow "${name}" (see baton flows)`, { flow: name });
+      return false;
+    });
+  }
+
+  async latestScheduledRun(flow: string): Promise<Run | undefined> {
+    const rows = await this.#query(
+      'latest scheduled run',
+      `SELECT * FROM runs WHERE flow = $1 AND interval_start IS NOT NULL
+       ORDER BY interval_start DESC, created_at DESC, id DESC LIMIT 1`,
+      [flow],
+    );
+    return rows[0] === undefined ? undefined : toRun(rows[0]);
+  }
+
+  async countActiveRuns(flow: string, filter: ActiveRunFilter = {}): Promise<number> {
+    const rows = await this.#query(
+      'count active runs',
+      `SELECT count(*)::bigint AS n FROM runs
+       WHERE flow = $1 AND ${ACTIVE}
+         AND ($2::text IS NULL OR trigger = $2) AND ($3::bigint IS NULL OR backfill_id = $3)`,
+      [flow, filter.trigger ?? null, filter.backfillId ?? null],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async listIntervalRuns(flow: string, fromMs: number, toMs: number): Promise<Run[]> {
+    return (
+      await this.#query(
+        'list interval runs',
+        `SELECT * FROM runs WHERE flow = $1 AND interval_start BETWEEN $2 AND $3
+         ORDER BY interval_start, created_at, id`,
+        [flow, fromMs, toMs],
+      )
+    ).map(toRun);
+  }
+
+  async createBackfill(b: NewBackfill): Promise<Backfill> {
+    return this.#tx(`create backfill of ${b.flow}`, async (c) => {
+      const { rows: flows } = await c.query('SELECT 1 FROM flows WHERE name = $1', [b.flow]);
+      if (flows.length === 0)
+        throw new NotFoundError(`no flow "${b.flow}" to backfill`, { flow: b.flow });
+      const { rows } = await c.query(
+        `INSERT INTO backfills (flow, from_ms, to_ms, max_active, rerun_failed, state, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'active', $6) RETURNING *`,
+        [b.flow, b.fromMs, b.toMs, b.maxActive, b.rerunFailed, b.createdAt],
+      );
+      return toBackfill(rows[0] as Row);
+    });
+  }
+
+  async getBackfill(id: number): Promise<Backfill | undefined> {
+    const rows = await this.#query('get backfill', 'SELECT * FROM backfills WHERE id = $1', [id]);
+    return rows[0] === undefined ? undefined : toBackfill(rows[0]);
+  }
+
+  async listBackfills(filter: { flow?: string; state?: BackfillState } = {}): Promise<Backfill[]> {
+    return (
+      await this.#query(
+        'list backfills',
+        `SELECT * FROM backfills WHERE ($1::text IS NULL OR flow = $1) AND ($2::text IS NULL OR state = $2)
+         ORDER BY id`,
+        [filter.flow ?? null, filter.state ?? null],
+      )
+    ).map(toBackfill);
+  }
+
+  async moveBackfill(
+    id: number,
+    from: BackfillState,
+    to: BackfillState,
+    at: number,
+  ): Promise<boolean> {
+    return this.#tx(
+      `move backfill ${id} ${from} → ${to}`,
+      async (c) =>
+        (
+          await c.query(
+            `UPDATE backfills SET state = $3, ended_at = CASE WHEN $3 = 'active' THEN NULL ELSE $4::bigint END
+             WHERE id = $1 AND state = $2`,
+            [id, from, to, at],
+          )
+        ).rowCount === 1,
+      async () => ((await this.getBackfill(id))?.state === to ? true : undefined),
+    );
+  }
+
   async registerScheduler(s: NewScheduler): Promise<void> {
     await this.#tx(`register ${s.id}`, async (c) => {
       await c.query(
@@ -559,7 +699,7 @@ export class PostgresStore implements Store, CopyableStore {
       const params: unknown[] = [];
       const tuples = rows.map((row) => {
         const marks = t.columns.map((col) => {
-          const v = row[col] ?? null;
+          const v = t.deferred?.includes(col) ? null : (row[col] ?? null);
           params.push(t.booleans?.includes(col) ? Boolean(v) : v);
           return `$${params.length}`;
         });
@@ -569,6 +709,19 @@ export class PostgresStore implements Store, CopyableStore {
         `INSERT INTO ${t.name} (${t.columns.join(', ')}) VALUES ${tuples.join(', ')}`,
         params,
       );
+    });
+  }
+
+  async writeDeferred(t: TableDef, rows: readonly Record<string, unknown>[]): Promise<void> {
+    const columns = t.deferred ?? [];
+    if (columns.length === 0 || rows.length === 0) return;
+    await this.#tx(`copy into ${t.name}`, async (c) => {
+      for (const row of rows) {
+        await c.query(
+          `UPDATE ${t.name} SET ${columns.map((col, k) => `${col} = $${k + 2}`).join(', ')} WHERE ${t.key} = $1`,
+          [row[t.key], ...columns.map((col) => row[col] ?? null)],
+        );
+      }
     });
   }
 

@@ -144,10 +144,48 @@ CREATE TABLE schedulers (
 CREATE INDEX schedulers_heartbeat ON schedulers (heartbeat_at);
 `;
 
+/*
+ * Schedules (issue 5): which version of a flow is deployed, the data interval a run
+ * covers, backfills as rows the schedulers advance.
+ *
+ * flows.deployed_version_id   what new scheduled and backfill runs use; NULL = never deployed
+ * flows.first_deployed_at     where a schedule without start_date begins
+ * runs.interval_start/_end    the data interval (NULL for manual runs); the logical date
+ *                             of a scheduled run is its interval_start
+ * runs.timezone               the zone run.date is read in
+ * runs.backfill_id            the backfill that created the run, if one did
+ */
+const schedules = `
+ALTER TABLE flows ADD COLUMN deployed_version_id INTEGER REFERENCES flow_versions (id);
+ALTER TABLE flows ADD COLUMN deployed_at INTEGER;
+ALTER TABLE flows ADD COLUMN first_deployed_at INTEGER;
+
+CREATE TABLE backfills (
+  id           INTEGER PRIMARY KEY,
+  flow         TEXT NOT NULL REFERENCES flows (name),
+  from_ms      INTEGER NOT NULL,
+  to_ms        INTEGER NOT NULL,
+  max_active   INTEGER NOT NULL,
+  rerun_failed INTEGER NOT NULL DEFAULT 0 CHECK (rerun_failed IN (0, 1)),
+  state        TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  ended_at     INTEGER
+);
+CREATE INDEX backfills_state ON backfills (state, id);
+
+ALTER TABLE runs ADD COLUMN interval_start INTEGER;
+ALTER TABLE runs ADD COLUMN interval_end INTEGER;
+ALTER TABLE runs ADD COLUMN timezone TEXT;
+ALTER TABLE runs ADD COLUMN backfill_id INTEGER REFERENCES backfills (id);
+CREATE INDEX runs_flow_interval ON runs (flow, interval_start) WHERE interval_start IS NOT NULL;
+CREATE INDEX runs_flow_state ON runs (flow, state);
+`;
+
 /** Every migration, in order. The last version is the schema this build expects. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
   { version: 2, name: 'run leases and schedulers', sql: runLeases },
+  { version: 3, name: 'schedules, deployments and backfills', sql: schedules },
 ];
 
 /** The schema version this build of Baton writes and understands. */

@@ -23,12 +23,17 @@ import {
 } from '../rows.ts';
 import type { MigrationReport, Store } from '../store.ts';
 import {
+  type ActiveRunFilter,
   type AssetEvent,
+  type Backfill,
+  type BackfillState,
   type BatchResult,
   type ClaimRequest,
   type Fence,
+  type FlowRecord,
   type FlowVersion,
   type Lease,
+  type NewBackfill,
   type NewFlowVersion,
   type NewRun,
   type NewScheduler,
@@ -44,6 +49,7 @@ import {
 } from '../types.ts';
 import { isBusy, toStoreError } from './errors.ts';
 import { applyMigrations, LATEST_VERSION } from './migrations.ts';
+import * as schedules from './schedules.ts';
 
 /** Tuning for {@link SqliteStore}; the defaults suit every normal use. */
 export interface SqliteStoreOptions {
@@ -185,8 +191,9 @@ export class SqliteStore implements Store, CopyableStore {
       const createdAt = run.createdAt ?? Date.now();
       // ON CONFLICT on the run key only: a duplicate run id is still an error.
       const inserted = this.#stmt(`
-        INSERT INTO runs (id, flow, flow_version_id, state, trigger, run_key, logical_date, params, base_dir, created_at, owner, owner_epoch, lease_until)
-        VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO runs (id, flow, flow_version_id, state, trigger, run_key, logical_date, params, base_dir,
+                          interval_start, interval_end, timezone, backfill_id, created_at, owner, owner_epoch, lease_until)
+        VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (flow, run_key) WHERE run_key IS NOT NULL DO NOTHING`).run(
         run.id,
         run.flow,
@@ -196,6 +203,10 @@ export class SqliteStore implements Store, CopyableStore {
         run.logicalDate,
         JSON.stringify(run.params),
         run.baseDir,
+        run.intervalStart ?? null,
+        run.intervalEnd ?? null,
+        run.timezone ?? null,
+        run.backfillId ?? null,
         createdAt,
         run.owner?.id ?? null,
         run.owner ? 1 : 0,
@@ -526,9 +537,25 @@ export class SqliteStore implements Store, CopyableStore {
       for (const row of rows) {
         insert.run(
           ...t.columns.map((c) => {
-            const v = row[c] ?? null;
+            const v = t.deferred?.includes(c) ? null : (row[c] ?? null);
             return (t.booleans?.includes(c) ? (v ? 1 : 0) : v) as SQLInputValue;
           }),
+        );
+      }
+    });
+  }
+
+  async writeDeferred(t: TableDef, rows: readonly Record<string, unknown>[]): Promise<void> {
+    const columns = t.deferred ?? [];
+    if (columns.length === 0) return;
+    await this.#write(`copy into ${t.name}`, () => {
+      const update = this.#db.prepare(
+        `UPDATE ${t.name} SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE ${t.key} = ?`,
+      );
+      for (const row of rows) {
+        update.run(
+          ...columns.map((c) => (row[c] ?? null) as SQLInputValue),
+          row[t.key] as SQLInputValue,
         );
       }
     });
@@ -554,6 +581,74 @@ export class SqliteStore implements Store, CopyableStore {
       );
     }
   }
+
+  async deployFlowVersion(
+    versionId: number,
+    at: number,
+  ): Promise<{ flow: FlowRecord; changed: boolean }> {
+    return this.#write(`deploy flow version ${versionId}`, () =>
+      schedules.deployFlowVersion(this.#prepare, versionId, at),
+    );
+  }
+
+  async getFlow(name: string): Promise<FlowRecord | undefined> {
+    return this.#read('get flow', () => schedules.getFlow(this.#prepare, name));
+  }
+
+  async listFlows(): Promise<FlowRecord[]> {
+    return this.#read('list flows', () => schedules.listFlows(this.#prepare));
+  }
+
+  async setPaused(name: string, paused: boolean): Promise<boolean> {
+    return this.#write(`${paused ? 'pause' : 'unpause'} ${name}`, () =>
+      schedules.setPaused(this.#prepare, name, paused),
+    );
+  }
+
+  async latestScheduledRun(flow: string): Promise<Run | undefined> {
+    return this.#read('latest scheduled run', () =>
+      schedules.latestScheduledRun(this.#prepare, flow),
+    );
+  }
+
+  async countActiveRuns(flow: string, filter: ActiveRunFilter = {}): Promise<number> {
+    return this.#read('count active runs', () =>
+      schedules.countActiveRuns(this.#prepare, flow, filter),
+    );
+  }
+
+  async listIntervalRuns(flow: string, fromMs: number, toMs: number): Promise<Run[]> {
+    return this.#read('list interval runs', () =>
+      schedules.listIntervalRuns(this.#prepare, flow, fromMs, toMs),
+    );
+  }
+
+  async createBackfill(b: NewBackfill): Promise<Backfill> {
+    return this.#write(`create backfill of ${b.flow}`, () =>
+      schedules.createBackfill(this.#prepare, b),
+    );
+  }
+
+  async getBackfill(id: number): Promise<Backfill | undefined> {
+    return this.#read('get backfill', () => schedules.getBackfill(this.#prepare, id));
+  }
+
+  async listBackfills(filter: { flow?: string; state?: BackfillState } = {}): Promise<Backfill[]> {
+    return this.#read('list backfills', () => schedules.listBackfills(this.#prepare, filter));
+  }
+
+  async moveBackfill(
+    id: number,
+    from: BackfillState,
+    to: BackfillState,
+    at: number,
+  ): Promise<boolean> {
+    return this.#write(`move backfill ${id} ${from} → ${to}`, () =>
+      schedules.moveBackfill(this.#prepare, id, from, to, at),
+    );
+  }
+
+  readonly #prepare = (sql: string): StatementSync => this.#stmt(sql);
 
   /** Inserts one task run; a duplicate (run, task, map index, attempt) is a conflict. */
   #insertTaskRun(t: NewTaskRun): number {
