@@ -1,4 +1,5 @@
 import type { CommandDef } from './args.ts';
+import { dashboard, dashboardCommand } from './dashboard.ts';
 import { db, dbCommand } from './db.ts';
 import { init, initCommand } from './init.ts';
 import { logs, logsCommand } from './logs.ts';
@@ -18,6 +19,7 @@ export const COMMANDS: [CommandDef, Handler][] = [
   [runsCommand, runs],
   [showCommand, show],
   [logsCommand, logs],
+  [dashboardCommand, dashboard],
   [dbCommand, db],
 ];
 

@@ -8,16 +8,23 @@
 import type {
   AssetEvent,
   BatchResult,
+  Command,
+  CommandState,
+  FlowSummary,
   FlowVersion,
+  NewCommand,
   NewFlowVersion,
   NewRun,
   NewTaskRun,
+  Page,
   Run,
   RunEvent,
   RunFilter,
   RunState,
+  SchedulerHeartbeat,
   TaskRun,
   TaskRunWrite,
+  TaskState,
 } from './types.ts';
 
 export interface MigrationReport {
@@ -76,4 +83,45 @@ export interface Store {
   listAssetEvents(asset?: string): Promise<AssetEvent[]>;
   /** The newest event of every asset (one per asset key), by asset key. */
   latestAssetEvents(): Promise<AssetEvent[]>;
+
+  /** Newest event of one asset first, keyset-paginated by event id. */
+  assetHistory(asset: string, page?: Page): Promise<AssetEvent[]>;
+
+  // --- read side of the dashboard ----------------------------------------------------
+
+  /** Every flow ever stored, by name, with its newest version. */
+  listFlows(): Promise<FlowSummary[]>;
+  /** The newest stored version of a flow, or `undefined` if it was never stored. */
+  latestFlowVersion(flow: string): Promise<FlowVersion | undefined>;
+  /** The id of the newest event of any run (0 when there is none): a cheap change probe. */
+  lastEventId(): Promise<number>;
+  /** Events of every run with an id above `afterId`, oldest first, at most `limit`. */
+  listEventsAfter(afterId: number, limit: number): Promise<RunEvent[]>;
+  /** How many task runs (every run, every attempt) are in each of `states` now. */
+  countTaskRuns(states: readonly TaskState[]): Promise<Record<string, number>>;
+  /**
+   * The schedulers that have reported a heartbeat, newest first. Empty until `baton
+   * scheduler` writes heartbeat rows (issue 4 adds the table).
+   */
+  listSchedulers(): Promise<SchedulerHeartbeat[]>;
+
+  // --- actions as rows ----------------------------------------------------------------
+
+  /** Records a command `pending`; a scheduler applies it later. */
+  addCommand(command: NewCommand): Promise<Command>;
+  getCommand(id: number): Promise<Command | undefined>;
+  /** Newest first, keyset-paginated by id; only one state if given. */
+  listCommands(filter?: Page & { readonly state?: CommandState }): Promise<Command[]>;
+  /** Pending commands, oldest first: the order a scheduler applies them in. */
+  listPendingCommands(limit: number): Promise<Command[]>;
+  /**
+   * Compare-and-set `pending → done | rejected`; false if another scheduler took it first.
+   * `runId` records the run a trigger created (leave `undefined` to keep the row's).
+   */
+  completeCommand(
+    id: number,
+    to: Exclude<CommandState, 'pending'>,
+    outcome: { readonly message?: string | null; readonly runId?: string },
+    at: number,
+  ): Promise<boolean>;
 }

@@ -1,0 +1,310 @@
+/**
+ * The read endpoints. Each answers from the store alone (plus the log store for task
+ * logs): no flow files, no scheduler. Lists are pages, read newest first from an index.
+ */
+import { ConflictError, ID_PATTERN, NotFoundError } from '../spec/index.ts';
+import {
+  latestAttempts,
+  type Run,
+  type Store,
+  type TaskRun,
+  type TaskState,
+  TERMINAL_TASK_STATES,
+} from '../store/index.ts';
+import { eventStream } from './event-hub.ts';
+import { badRequest } from './http-errors.ts';
+import { type Route, route } from './route.ts';
+import * as s from './schemas.ts';
+
+/** How many recent runs the flows view shows per flow. */
+const LAST_RUNS = 12;
+
+async function requireRun(store: Store, id: string): Promise<Run> {
+  const run = await store.getRun(id);
+  if (!run) throw new NotFoundError(`no run "${id}"`, { run: id });
+  return run;
+}
+
+/** One page of runs and the cursor of the next (asks for one row more to know). */
+async function runPage(
+  store: Store,
+  q: { flow?: string | undefined; state?: Run['state'] | undefined; before?: string | undefined },
+  limit: number,
+): Promise<{ runs: Run[]; next: string | null }> {
+  const runs = await store.listRuns({
+    ...(q.flow !== undefined ? { flow: q.flow } : {}),
+    ...(q.state !== undefined ? { state: q.state } : {}),
+    ...(q.before !== undefined ? { before: q.before } : {}),
+    limit: limit + 1,
+  });
+  const more = runs.length > limit;
+  if (more) runs.length = limit;
+  return { runs, next: more ? (runs.at(-1)?.id ?? null) : null };
+}
+
+const brief = (r: Run) => ({
+  id: r.id,
+  state: r.state,
+  trigger: r.trigger,
+  createdAt: r.createdAt,
+  startedAt: r.startedAt,
+  endedAt: r.endedAt,
+});
+
+export const readRoutes: readonly Route[] = [
+  route({
+    method: 'GET',
+    path: '/api/flows',
+    tag: 'flows',
+    summary: 'Every stored flow with its newest version’s params and its last runs',
+    response: s.FlowList,
+    async handle({ deps: { store } }) {
+      const flows = await store.listFlows();
+      return {
+        flows: await Promise.all(
+          flows.map(async (f) => {
+            const version = await store.getFlowVersion(f.latestVersionId);
+            const lastRuns = await store.listRuns({ flow: f.flow, limit: LAST_RUNS });
+            return {
+              flow: f.flow,
+              paused: f.paused,
+              version: f.latestVersion,
+              description: version?.spec.description ?? null,
+              tasks: version?.spec.tasks.length ?? 0,
+              params: version?.spec.params ?? {},
+              lastRuns: lastRuns.map(brief),
+            };
+          }),
+        ),
+      };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/flows/{flow}/source',
+    tag: 'flows',
+    summary: 'The flow file as it was stored (newest version, or the one `versionId` names)',
+    query: s.SourceQuery,
+    response: s.FlowSource,
+    async handle({ params, query, deps: { store } }) {
+      const v =
+        query.versionId === undefined
+          ? await store.latestFlowVersion(params.flow as string)
+          : await store.getFlowVersion(query.versionId);
+      if (!v || v.flow !== params.flow)
+        throw new NotFoundError(`no stored version of flow "${params.flow}"`, {
+          flow: params.flow,
+        });
+      return {
+        flow: v.flow,
+        version: v.version,
+        versionId: v.id,
+        sourcePath: v.sourcePath,
+        sourceText: v.sourceText,
+        createdAt: v.createdAt,
+      };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/runs',
+    tag: 'runs',
+    summary: 'Runs, newest first, one page at a time',
+    query: s.RunsQuery,
+    response: s.RunPage,
+    async handle({ query, deps: { store } }) {
+      return runPage(store, query, query.limit);
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/grid',
+    tag: 'runs',
+    summary: 'Recent runs × tasks: the latest attempt’s state of every task of every run',
+    query: s.GridQuery,
+    response: s.Grid,
+    async handle({ query, deps: { store } }) {
+      const page = await runPage(store, query, query.limit);
+      const columns = new Set<string>();
+      const versions = new Map<number, string[]>();
+      const rows = [];
+      for (const run of page.runs) {
+        let order = versions.get(run.flowVersionId);
+        if (order === undefined) {
+          const v = await store.getFlowVersion(run.flowVersionId);
+          order = v?.spec.tasks.map((t) => t.id) ?? [];
+          versions.set(run.flowVersionId, order);
+        }
+        for (const id of order) columns.add(id);
+        const cells: Record<string, TaskState> = {};
+        for (const t of latestAttempts(await store.listTaskRuns(run.id))) {
+          if (t.mapIndex >= 0) continue;
+          columns.add(t.taskId);
+          cells[t.taskId] = t.state;
+        }
+        rows.push({ run: { ...brief(run), flow: run.flow }, cells });
+      }
+      return { tasks: [...columns], runs: rows, next: page.next };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/runs/{run}',
+    tag: 'runs',
+    summary: 'One run with every task run and attempt, and the flow’s task graph',
+    response: s.RunDetail,
+    async handle({ params, deps: { store } }) {
+      const run = await requireRun(store, params.run as string);
+      const version = await store.getFlowVersion(run.flowVersionId);
+      return {
+        run,
+        flowVersion: version?.version ?? null,
+        tasks: (version?.spec.tasks ?? []).map((t) => ({
+          id: t.id,
+          needs: [...t.needs],
+          mapped: t.map !== undefined,
+        })),
+        taskRuns: await store.listTaskRuns(run.id),
+      };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/runs/{run}/events',
+    tag: 'runs',
+    summary: 'A run’s recorded transitions and actions, oldest first',
+    query: s.EventsQuery,
+    response: s.EventList,
+    async handle({ params, query, deps: { store } }) {
+      const run = await requireRun(store, params.run as string);
+      return { events: (await store.listEvents(run.id)).filter((e) => e.id > query.after) };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/runs/{run}/log',
+    tag: 'runs',
+    summary: 'A task attempt’s log from a byte offset; poll with `nextOffset` to follow it',
+    query: s.LogQuery,
+    response: s.LogChunk,
+    async handle({ params, query, deps: { store, logs } }) {
+      // Only names a flow could have: nothing here can point outside the run's folder.
+      if (!ID_PATTERN.test(query.task))
+        throw badRequest(`task must be a task id (${ID_PATTERN.source}), got "${query.task}"`);
+      const run = await requireRun(store, params.run as string);
+      const attempts = (await store.listTaskRuns(run.id)).filter(
+        (t) => t.taskId === query.task && t.mapIndex === query.mapIndex,
+      );
+      const taskRun =
+        query.attempt === undefined
+          ? attempts.reduce<TaskRun | undefined>(
+              (a, b) => (a && a.attempt > b.attempt ? a : b),
+              undefined,
+            )
+          : attempts.find((t) => t.attempt === query.attempt);
+      if (!taskRun)
+        throw new NotFoundError(
+          `run ${run.id} has no attempt ${query.attempt ?? ''} of task "${query.task}"${query.mapIndex >= 0 ? `[${query.mapIndex}]` : ''}`,
+        );
+      const chunk = await logs.read(
+        {
+          runId: run.id,
+          taskId: taskRun.taskId,
+          mapIndex: taskRun.mapIndex,
+          attempt: taskRun.attempt,
+        },
+        query.offset,
+        query.limit,
+      );
+      return {
+        text: chunk.text,
+        offset: query.offset,
+        nextOffset: chunk.nextOffset,
+        state: taskRun.state,
+        done: TERMINAL_TASK_STATES.has(taskRun.state) && chunk.nextOffset === query.offset,
+      };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/assets',
+    tag: 'assets',
+    summary: 'Every asset with its newest materialisation',
+    response: s.AssetList,
+    async handle({ deps: { store } }) {
+      return { assets: await store.latestAssetEvents() };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/assets/{asset}/history',
+    tag: 'assets',
+    summary: 'An asset’s materialisations, newest first, one page at a time',
+    query: s.PageQuery,
+    response: s.AssetHistory,
+    async handle({ params, query, deps: { store } }) {
+      const events = await store.assetHistory(params.asset as string, {
+        limit: query.limit + 1,
+        ...(query.before !== undefined ? { beforeId: query.before } : {}),
+      });
+      const more = events.length > query.limit;
+      if (more) events.length = query.limit;
+      return { events, next: more ? (events.at(-1)?.id ?? null) : null };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/health',
+    tag: 'health',
+    summary: 'Schedulers’ heartbeats, queued and running task runs, pending commands',
+    response: s.Health,
+    async handle({ deps }) {
+      const { store } = deps;
+      return {
+        database: store.url,
+        readOnly: deps.readOnly,
+        actions: deps.actions,
+        schedulers: await store.listSchedulers(),
+        taskRuns: await store.countTaskRuns(['pending', 'queued', 'running', 'up_for_retry']),
+        pendingCommands: (await store.listPendingCommands(1000)).length,
+        now: Date.now(),
+      };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/commands',
+    tag: 'actions',
+    summary: 'Actions asked for, newest first, with what became of them',
+    query: s.CommandsQuery,
+    response: s.CommandList,
+    async handle({ query, deps: { store } }) {
+      const commands = await store.listCommands({
+        limit: query.limit + 1,
+        ...(query.before !== undefined ? { beforeId: query.before } : {}),
+        ...(query.state !== undefined ? { state: query.state } : {}),
+      });
+      const more = commands.length > query.limit;
+      if (more) commands.length = query.limit;
+      return { commands, next: more ? (commands.at(-1)?.id ?? null) : null };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/events',
+    tag: 'live',
+    summary: 'Server-sent events: `hello` once, then `change` with the runs that have new events',
+    stream: true,
+    async handle({ deps, signal }) {
+      return eventStream(deps.hub, signal);
+    },
+  }),
+];
+
+/** Refuses an action on a run that has ended. */
+export function requireUnfinished(run: Run, action: string): void {
+  if (run.state === 'success' || run.state === 'failed' || run.state === 'cancelled')
+    throw new ConflictError(`cannot ${action} run ${run.id}: it already ended (${run.state})`);
+}
+
+export { requireRun };
