@@ -47,7 +47,7 @@ export async function healthView(): Promise<View> {
               : 'off (no BATON_API_TOKEN)',
         ),
         ...Object.entries(health.taskRuns).flatMap(([s, n]) => [
-          h('dt', {}, `task runs ${s.replace('_', ' ')}`),
+          h('dt', {}, `task runs ${s.replaceAll('_', ' ')}`),
           h('dd', {}, String(n)),
         ]),
         h('dt', {}, 'pending commands'),
@@ -119,7 +119,7 @@ export async function healthView(): Promise<View> {
                   'tr',
                   { 'data-command': c.id },
                   h('td', {}, String(c.id)),
-                  h('td', {}, c.kind.replace('_', ' ')),
+                  h('td', {}, c.kind.replaceAll('_', ' ')),
                   h('td', {}, c.flow),
                   h(
                     'td',

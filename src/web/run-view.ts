@@ -43,7 +43,7 @@ export async function runView(args: RouteArgs): Promise<View> {
       const items = d.taskRuns.filter((x) => x.taskId === id && x.mapIndex >= 0);
       const label = items.length
         ? `${[...last.values()].filter((x) => x.taskId === id && x.mapIndex >= 0 && x.state === 'success').length}/${new Set(items.map((x) => x.mapIndex)).size} items`
-        : `${t.state.replace('_', ' ')}${t.attempt > 1 ? ` #${t.attempt}` : ''}`;
+        : `${t.state.replaceAll('_', ' ')}${t.attempt > 1 ? ` #${t.attempt}` : ''}`;
       return { state: t.state, label };
     };
     const logHref = (t: TaskRun) =>
