@@ -76,7 +76,11 @@ export function duration(ms: number | null): string {
 
 /** A state badge: the colour comes from the stylesheet's `state-<name>` class. */
 export function badge(state: string): HTMLElement {
-  return h('span', { class: `badge state-${state}`, 'data-state': state }, state.replaceAll('_', ' '));
+  return h(
+    'span',
+    { class: `badge state-${state}`, 'data-state': state },
+    state.replaceAll('_', ' '),
+  );
 }
 
 /** A link to a route of this app. */
