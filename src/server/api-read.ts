@@ -4,7 +4,6 @@
  */
 import { ConflictError, ID_PATTERN, NotFoundError } from '../spec/index.ts';
 import {
-  latestAttempts,
   type Run,
   type Store,
   type TaskRun,
@@ -126,24 +125,31 @@ export const readRoutes: readonly Route[] = [
     async handle({ query, deps: { store } }) {
       const page = await runPage(store, query, query.limit);
       const columns = new Set<string>();
-      const versions = new Map<number, string[]>();
-      const rows = [];
+      const versions = new Map<number, readonly string[]>();
       for (const run of page.runs) {
-        let order = versions.get(run.flowVersionId);
-        if (order === undefined) {
-          const v = await store.getFlowVersion(run.flowVersionId);
-          order = v?.spec.tasks.map((t) => t.id) ?? [];
-          versions.set(run.flowVersionId, order);
-        }
+        if (versions.has(run.flowVersionId)) continue;
+        const v = await store.getFlowVersion(run.flowVersionId);
+        const order = v?.spec.tasks.map((t) => t.id) ?? [];
+        versions.set(run.flowVersionId, order);
         for (const id of order) columns.add(id);
-        const cells: Record<string, TaskState> = {};
-        for (const t of latestAttempts(await store.listTaskRuns(run.id))) {
-          if (t.mapIndex >= 0) continue;
-          columns.add(t.taskId);
-          cells[t.taskId] = t.state;
-        }
-        rows.push({ run: { ...brief(run), flow: run.flow }, cells });
       }
+      // Latest attempt of each unmapped task (or map's parent row) per run.
+      const cells = new Map<string, Record<string, TaskState>>();
+      const attempts = new Map<string, number>();
+      for (const t of await store.taskRunStates(page.runs.map((r) => r.id))) {
+        if (t.mapIndex >= 0) continue;
+        const key = `${t.runId}\u0000${t.taskId}`;
+        if ((attempts.get(key) ?? 0) > t.attempt) continue;
+        attempts.set(key, t.attempt);
+        columns.add(t.taskId);
+        const row = cells.get(t.runId) ?? {};
+        row[t.taskId] = t.state;
+        cells.set(t.runId, row);
+      }
+      const rows = page.runs.map((run) => ({
+        run: { ...brief(run), flow: run.flow },
+        cells: cells.get(run.id) ?? {},
+      }));
       return { tasks: [...columns], runs: rows, next: page.next };
     },
   }),

@@ -23,6 +23,7 @@ import type {
   RunState,
   SchedulerHeartbeat,
   TaskRun,
+  TaskRunState,
   TaskRunWrite,
   TaskState,
 } from './types.ts';
@@ -93,6 +94,11 @@ export interface Store {
   listFlows(): Promise<FlowSummary[]>;
   /** The newest stored version of a flow, or `undefined` if it was never stored. */
   latestFlowVersion(flow: string): Promise<FlowVersion | undefined>;
+  /**
+   * The state of every task run (every attempt) of these runs, ordered by id, without the
+   * JSON columns: the grid of recent runs reads 20 runs × N tasks of these.
+   */
+  taskRunStates(runIds: readonly string[]): Promise<TaskRunState[]>;
   /** The id of the newest event of any run (0 when there is none): a cheap change probe. */
   lastEventId(): Promise<number>;
   /** Events of every run with an id above `afterId`, oldest first, at most `limit`. */

@@ -227,6 +227,15 @@ export interface RunFilter {
   readonly before?: string;
 }
 
+/** Just where a task run is: what the runs grid needs, without the JSON columns. */
+export interface TaskRunState {
+  readonly runId: string;
+  readonly taskId: string;
+  readonly mapIndex: number;
+  readonly attempt: number;
+  readonly state: TaskState;
+}
+
 /** A flow as the dashboard lists it: its newest stored version. */
 export interface FlowSummary {
   readonly flow: string;

@@ -593,6 +593,26 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
       assert.ok((all[0]?.id ?? 0) < (all[1]?.id ?? 0));
     });
 
+    it('taskRunStates gives every attempt of the runs asked for, by id', async (t) => {
+      const store = await fresh(t);
+      const [a, b] = await runWithTasks(store, 'r1');
+      await runWithTasks(store, 'r2');
+      await runWithTasks(store, 'r3');
+      await store.writeBatch([{ kind: 'move', id: b, from: 'pending', to: 'queued' }], 1);
+      const states = await store.taskRunStates(['r1', 'r3', 'nope']);
+      assert.deepEqual(
+        states.map((s) => [s.runId, s.taskId, s.mapIndex, s.attempt, s.state]),
+        [
+          ['r1', 'extract', -1, 1, 'pending'],
+          ['r1', 'report', -1, 1, 'queued'],
+          ['r3', 'extract', -1, 1, 'pending'],
+          ['r3', 'report', -1, 1, 'pending'],
+        ],
+      );
+      assert.ok(a < b);
+      assert.deepEqual(await store.taskRunStates([]), []);
+    });
+
     it('countTaskRuns counts every state asked for, zero included', async (t) => {
       const store = await fresh(t);
       const [a] = await runWithTasks(store);

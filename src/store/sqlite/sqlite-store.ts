@@ -28,6 +28,7 @@ import {
   type RunState,
   type SchedulerHeartbeat,
   type TaskRun,
+  type TaskRunState,
   type TaskRunWrite,
   type TaskState,
   TERMINAL_RUN_STATES,
@@ -423,6 +424,23 @@ export class SqliteStore implements Store {
       ).get(flow);
       return row === undefined ? undefined : toFlowVersion(row);
     });
+  }
+
+  async taskRunStates(runIds: readonly string[]): Promise<TaskRunState[]> {
+    return this.#read('task run states', () =>
+      // One statement for any number of runs; each run's rows come from the unique index.
+      this.#stmt(`
+        SELECT run_id, task_id, map_index, attempt, state FROM task_runs
+        WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY id`)
+        .all(JSON.stringify(runIds))
+        .map((r) => ({
+          runId: String(r.run_id),
+          taskId: String(r.task_id),
+          mapIndex: Number(r.map_index),
+          attempt: Number(r.attempt),
+          state: String(r.state) as TaskState,
+        })),
+    );
   }
 
   async lastEventId(): Promise<number> {
