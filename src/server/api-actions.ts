@@ -65,6 +65,12 @@ function taskAction(
     response: s.Accepted,
     async handle({ params, body, deps: { store } }) {
       const run = await requireRun(store, params.run as string);
+      // What the scheduler can apply today (see scheduler/apply-commands.ts): task
+      // actions re-queue a run that has ended; a live run's controller is not reached.
+      if (run.state !== 'failed' && run.state !== 'cancelled')
+        throw new ConflictError(
+          `run ${run.id} is ${run.state}: tasks can be retried or marked succeeded once it has failed or been cancelled`,
+        );
       const t = await latestAttempt(store, run, body.task, body.mapIndex);
       const why = refuse(t, run);
       if (why !== null) throw new ConflictError(why);

@@ -235,10 +235,24 @@ export const readRoutes: readonly Route[] = [
     method: 'GET',
     path: '/api/assets',
     tag: 'assets',
-    summary: 'Every asset with its newest materialisation',
+    summary: 'Every asset with its newest materialisation, and which tasks produce and consume it',
     response: s.AssetList,
     async handle({ deps: { store } }) {
-      return { assets: await store.latestAssetEvents() };
+      type Ref = { flow: string; task: string };
+      const lineage: Record<string, { producers: Ref[]; consumers: Ref[] }> = {};
+      const entry = (asset: string) => {
+        lineage[asset] ??= { producers: [], consumers: [] };
+        return lineage[asset];
+      };
+      for (const f of await store.listFlows()) {
+        const version = await store.getFlowVersion(f.latestVersionId);
+        for (const t of version?.spec.tasks ?? []) {
+          for (const asset of Object.keys(t.produces))
+            entry(asset).producers.push({ flow: f.flow, task: t.id });
+          for (const asset of t.consumes) entry(asset).consumers.push({ flow: f.flow, task: t.id });
+        }
+      }
+      return { assets: await store.latestAssetEvents(), lineage };
     },
   }),
   route({

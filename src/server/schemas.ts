@@ -169,7 +169,15 @@ export const LogChunk = z.object({
   done: z.boolean().describe('the attempt has ended: no more text will come'),
 });
 
-export const AssetList = z.object({ assets: z.array(AssetEvent).describe('newest per asset') });
+const TaskRef = z.object({ flow: z.string(), task: z.string() });
+export const AssetList = z.object({
+  assets: z.array(AssetEvent).describe('newest materialisation per asset'),
+  lineage: z
+    .record(z.string(), z.object({ producers: z.array(TaskRef), consumers: z.array(TaskRef) }))
+    .describe(
+      'per asset key: the tasks that declare they produce or consume it (newest flow versions)',
+    ),
+});
 export const AssetHistory = z.object({
   events: z.array(AssetEvent).describe('newest first'),
   next: z.number().int().nullable(),

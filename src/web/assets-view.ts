@@ -3,10 +3,31 @@ import { type AssetEvent, get } from './api.ts';
 import { h, link, replace, svg, when } from './dom.ts';
 import type { RouteArgs, View } from './view.ts';
 
+interface TaskRef {
+  flow: string;
+  task: string;
+}
+type Lineage = Record<string, { producers: TaskRef[]; consumers: TaskRef[] }>;
+
+/** `flow.task, flow.task` linking to each flow's grid, or a dash. */
+function refs(list: readonly TaskRef[] | undefined): (Node | string)[] {
+  if (!list?.length) return ['–'];
+  return list.flatMap((r, i) => [
+    i > 0 ? ', ' : '',
+    link(`/grid?flow=${encodeURIComponent(r.flow)}`, `${r.flow}.${r.task}`),
+  ]);
+}
+
 export async function assetsView(): Promise<View> {
   const el = h('section', { class: 'assets' });
   const render = async () => {
-    const { assets } = await get<{ assets: AssetEvent[] }>('/api/assets');
+    const { assets: seen, lineage } = await get<{ assets: AssetEvent[]; lineage: Lineage }>(
+      '/api/assets',
+    );
+    // Declared by a flow but never materialised yet: listed too, with no last event.
+    const keys = [...new Set([...seen.map((a) => a.asset), ...Object.keys(lineage)])].sort();
+    const byKey = new Map(seen.map((a) => [a.asset, a]));
+    const assets = keys.map((k) => ({ key: k, last: byKey.get(k) }));
     replace(
       el,
       h('h1', {}, 'Assets'),
@@ -27,14 +48,20 @@ export async function assetsView(): Promise<View> {
             h(
               'tbody',
               {},
-              assets.map((a) =>
+              assets.map(({ key, last }) =>
                 h(
                   'tr',
-                  {},
-                  h('td', {}, link(`/assets/${encodeURIComponent(a.asset)}`, a.asset)),
-                  h('td', {}, when(a.at)),
-                  h('td', {}, link(`/runs/${encodeURIComponent(a.runId)}`, a.runId)),
-                  h('td', { class: 'message' }, JSON.stringify(a.metadata)),
+                  { 'data-asset': key },
+                  h('td', {}, link(`/assets/${encodeURIComponent(key)}`, key)),
+                  h('td', {}, refs(lineage[key]?.producers)),
+                  h('td', {}, refs(lineage[key]?.consumers)),
+                  h('td', {}, last ? when(last.at) : 'never'),
+                  h(
+                    'td',
+                    {},
+                    last ? link(`/runs/${encodeURIComponent(last.runId)}`, last.runId) : '–',
+                  ),
+                  h('td', { class: 'message' }, last ? JSON.stringify(last.metadata) : ''),
                 ),
               ),
             ),
@@ -104,10 +131,12 @@ export async function assetView(args: RouteArgs): Promise<View> {
   const el = h('section', { class: 'asset' });
   let chosen = args.query.get('key') ?? '';
   const render = async () => {
-    const { events } = await get<{ events: AssetEvent[] }>(
-      `/api/assets/${encodeURIComponent(asset)}/history`,
-      { limit: 200 },
-    );
+    const [{ events }, { lineage }] = await Promise.all([
+      get<{ events: AssetEvent[] }>(`/api/assets/${encodeURIComponent(asset)}/history`, {
+        limit: 200,
+      }),
+      get<{ lineage: Lineage }>('/api/assets'),
+    ]);
     const keys = numericKeys(events);
     if (!keys.includes(chosen)) chosen = keys[0] ?? '';
     const select = h(
@@ -123,6 +152,14 @@ export async function assetView(args: RouteArgs): Promise<View> {
       el,
       h('h1', {}, 'Asset ', h('code', {}, asset)),
       h('p', {}, link('/assets', '← all assets')),
+      h(
+        'dl',
+        { class: 'facts' },
+        h('dt', {}, 'produced by'),
+        h('dd', {}, refs(lineage[asset]?.producers)),
+        h('dt', {}, 'consumed by'),
+        h('dd', {}, refs(lineage[asset]?.consumers)),
+      ),
       chosen
         ? [h('label', {}, 'plot ', select), h('div', {}, plot(events, chosen))]
         : h('p', { class: 'muted' }, 'No numeric metadata to plot.'),

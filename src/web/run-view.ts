@@ -62,6 +62,8 @@ export async function runView(args: RouteArgs): Promise<View> {
               if (t) location.hash = logHref(t);
             });
     const latestIds = new Set([...last.values()].map((t) => t.id));
+    // Task actions re-queue a run that has ended (what a scheduler applies today).
+    const ended = run.state === 'failed' || run.state === 'cancelled';
     const rows = d.taskRuns.map((t) =>
       h(
         'tr',
@@ -81,7 +83,7 @@ export async function runView(args: RouteArgs): Promise<View> {
           'td',
           { class: 'links' },
           t.startedAt !== null ? link(logHref(t), 'log') : null,
-          latestIds.has(t.id) && RETRYABLE.has(t.state)
+          ended && latestIds.has(t.id) && RETRYABLE.has(t.state)
             ? actionButton(
                 'retry',
                 out,
@@ -90,7 +92,7 @@ export async function runView(args: RouteArgs): Promise<View> {
                 `Retry ${taskLabel(t.taskId, t.mapIndex)}`,
               )
             : null,
-          latestIds.has(t.id) && t.state !== 'success'
+          ended && latestIds.has(t.id) && t.state !== 'success'
             ? actionButton(
                 'mark success',
                 out,

@@ -31,11 +31,14 @@ params:
 tasks:
   first:
     run: echo "first says \${{ params.greeting }}"; echo '{"asset":"greetings","metadata":{"rows":3}}' >> "$BATON_OUTPUT"
+    produces:
+      greetings: {}
   gate:
     needs: [first]
     run: echo "waiting at the gate"; cat '${fifo}'; echo "gate passed"
   after:
     needs: [gate]
+    consumes: [greetings]
     run: echo '{"asset":"greetings","metadata":{"rows":5}}' >> "$BATON_OUTPUT"
 `;
 }
@@ -133,7 +136,7 @@ it('follows a run in flight live, tails a log, triggers only with the token, and
     ['#/grid', `tr[data-run="${runId}"] [data-task="gate"][data-state="success"]`, 'grid'],
     [`#/runs/${runId}`, 'g.node[data-task="after"][data-state="success"]', 'run'],
     ['#/flows/gated/source', 'pre.source >> text=cat', 'source'],
-    ['#/assets', 'text=greetings', 'assets'],
+    ['#/assets', 'tr[data-asset="greetings"] >> text=gated.first', 'assets'],
     ['#/assets/greetings', 'svg.plot circle >> nth=1', 'asset-history'],
     ['#/health', 'tr[data-command]', 'health'],
   ];

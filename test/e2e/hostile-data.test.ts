@@ -80,6 +80,8 @@ it('markup in task names, params, messages, logs and metadata shows as text and 
     ],
     Date.now(),
   );
+  await store.moveRun('r1', 'queued', 'running', Date.now());
+  await store.moveRun('r1', 'running', 'failed', Date.now());
   await store.close();
   const log = attemptFiles(join(dir, '.baton', 'runs'), {
     runId: 'r1',

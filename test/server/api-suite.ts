@@ -164,7 +164,14 @@ export function describeApi(name: string, open: () => Promise<Store>): void {
 
     it('lists assets and pages one asset’s history', async (t) => {
       const s = await seed(open, t);
-      const { assets } = await body(await s.call('/api/assets'), schemas.AssetList);
+      const { assets, lineage } = await body(await s.call('/api/assets'), schemas.AssetList);
+      assert.deepEqual(lineage, {
+        sales_raw: {
+          producers: [{ flow: 'sales', task: 'extract' }],
+          consumers: [{ flow: 'sales', task: 'report' }],
+        },
+        rates: { producers: [], consumers: [{ flow: 'sales', task: 'report' }] },
+      });
       assert.deepEqual(
         assets.map((a) => [a.asset, a.metadata.rows]),
         [['sales_raw', 102]],
@@ -266,10 +273,11 @@ export function describeApi(name: string, open: () => Promise<Store>): void {
       assert.equal(
         await errorOf(await s.call('/api/runs/run-002/retry', postJson({ task: 'report' })), 409),
         'store.conflict',
-        'a running task is not retried',
+        'a task of a running run is not retried',
       );
       const [, report] = await s.store.listTaskRuns('run-002');
       await advance(s.store, report?.id ?? 0, ['running', 'failed']);
+      await s.store.moveRun('run-002', 'running', 'failed', 9);
       const retry = await body(
         await s.call('/api/runs/run-002/retry', postJson({ task: 'report' })),
         schemas.Accepted,

@@ -13,7 +13,7 @@ export const TOKEN = 'test-token-1234';
 
 /** A flow a → b (b mapped over nothing yet) with two params. */
 export function spec(flow = 'sales'): FlowSpec {
-  const task = (id: string, needs: string[]) => ({
+  const task = (id: string, needs: string[], produces = {}, consumes: string[] = []) => ({
     id,
     run: { kind: 'shell' as const, script: `echo ${id}` },
     needs,
@@ -23,8 +23,8 @@ export function spec(flow = 'sales'): FlowSpec {
     retryDelayMs: 0,
     retryBackoff: 1,
     priority: 0,
-    produces: {},
-    consumes: [],
+    produces,
+    consumes,
     resources: {},
   });
   return {
@@ -37,7 +37,10 @@ export function spec(flow = 'sales'): FlowSpec {
       region: { type: 'string', default: 'eu', enum: ['eu', 'us'], required: false },
       rows: { type: 'int', default: 10, required: false },
     },
-    tasks: [task('extract', []), task('report', ['extract'])],
+    tasks: [
+      task('extract', [], { sales_raw: {} }),
+      task('report', ['extract'], {}, ['sales_raw', 'rates']),
+    ],
   };
 }
 
