@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { LogStore, Store } from '../store/index.ts';
 import { createApp } from './app.ts';
 
@@ -59,7 +59,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         res.end();
         return;
       }
-      Readable.fromWeb(response.body as import('node:stream/web').ReadableStream).pipe(res);
+      // pipeline, not pipe: a client that goes away mid-stream is an error to swallow,
+      // not an unhandled 'error' event that would end the process.
+      pipeline(
+        Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
+        res,
+        () => {},
+      );
     })().catch(() => {
       if (!res.headersSent) res.writeHead(500);
       res.end();

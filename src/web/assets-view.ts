@@ -42,7 +42,14 @@ export async function assetsView(): Promise<View> {
               h(
                 'tr',
                 {},
-                ['asset', 'last materialised', 'by run', 'metadata'].map((c) => h('th', {}, c)),
+                [
+                  'asset',
+                  'produced by',
+                  'consumed by',
+                  'last materialised',
+                  'by run',
+                  'metadata',
+                ].map((c) => h('th', {}, c)),
               ),
             ),
             h(
