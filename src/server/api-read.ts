@@ -14,6 +14,7 @@ import { eventStream } from './event-hub.ts';
 import { badRequest } from './http-errors.ts';
 import { type Route, route } from './route.ts';
 import * as s from './schemas.ts';
+import { whyWaiting } from './why-waiting.ts';
 
 /** How many recent runs the flows view shows per flow. */
 const LAST_RUNS = 12;
@@ -162,15 +163,17 @@ export const readRoutes: readonly Route[] = [
     async handle({ params, deps: { store } }) {
       const run = await requireRun(store, params.run as string);
       const version = await store.getFlowVersion(run.flowVersionId);
+      const taskRuns = await store.listTaskRuns(run.id);
       return {
         run,
         flowVersion: version?.version ?? null,
+        waiting: whyWaiting(run, version?.spec, taskRuns),
         tasks: (version?.spec.tasks ?? []).map((t) => ({
           id: t.id,
           needs: [...t.needs],
           mapped: t.map !== undefined,
         })),
-        taskRuns: await store.listTaskRuns(run.id),
+        taskRuns,
       };
     },
   }),

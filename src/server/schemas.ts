@@ -144,6 +144,9 @@ const TaskNode = z.object({
 export const RunDetail = z.object({
   run: Run,
   flowVersion: z.number().int().nullable(),
+  waiting: z
+    .record(z.string(), z.string())
+    .describe('why each waiting task run (by id) is not running yet'),
   tasks: z.array(TaskNode).describe('the flow’s tasks in topological order, for the graph'),
   taskRuns: z.array(TaskRun),
 });

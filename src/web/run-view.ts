@@ -9,6 +9,7 @@ import type { RouteArgs, View } from './view.ts';
 
 interface RunDetail {
   run: Run;
+  waiting: Record<string, string>;
   flowVersion: number | null;
   tasks: GraphTask[];
   taskRuns: TaskRun[];
@@ -76,7 +77,8 @@ export async function runView(args: RouteArgs): Promise<View> {
         h('td', {}, t.exitCode === null ? '' : String(t.exitCode)),
         h(
           'td',
-          { class: 'message' },
+          { class: 'message', title: d.waiting[t.id] ?? null },
+          d.waiting[t.id] ? h('span', { class: 'why' }, d.waiting[t.id]) : null,
           t.state === 'success' && t.outputs ? JSON.stringify(t.outputs) : (t.message ?? ''),
         ),
         h(

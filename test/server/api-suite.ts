@@ -87,7 +87,59 @@ export function describeApi(name: string, open: () => Promise<Store>): void {
           ['report', 'running'],
         ],
       );
+      assert.deepEqual(d.waiting, {}, 'nothing waits: report is running');
       assert.equal(await errorOf(await s.call('/api/runs/nope'), 404), 'store.not_found');
+    });
+
+    it('says why each waiting task run is not running', async (t) => {
+      const s = await seed(open, t, { runCount: 1 });
+      // A fresh run of the same flow: extract queued, report pending behind it.
+      await s.store.createRun(
+        {
+          id: 'fresh',
+          flow: 'sales',
+          flowVersionId: s.versionId,
+          trigger: 'manual',
+          runKey: null,
+          logicalDate: 0,
+          params: {},
+          baseDir: '/',
+        },
+        ['extract', 'report'].map((taskId) => ({
+          runId: 'fresh',
+          taskId,
+          mapIndex: -1,
+          attempt: 1,
+          state: 'pending' as const,
+        })),
+      );
+      const queued = await body(await s.call('/api/runs/fresh'), schemas.RunDetail);
+      const [e, r] = queued.taskRuns;
+      assert.match(queued.waiting[String(e?.id)] ?? '', /not started/);
+      assert.equal(queued.waiting[String(r?.id)], 'waiting for extract (pending)');
+      await s.store.moveRun('fresh', 'queued', 'running', 1);
+      await advance(s.store, e?.id ?? 0, ['pending', 'queued']);
+      const running = await body(await s.call('/api/runs/fresh'), schemas.RunDetail);
+      assert.equal(running.waiting[String(e?.id)], 'ready: waiting for a free slot');
+      assert.equal(running.waiting[String(r?.id)], 'waiting for extract (queued)');
+      await advance(s.store, e?.id ?? 0, ['queued', 'running']);
+      await s.store.writeBatch(
+        [
+          {
+            kind: 'move',
+            id: e?.id ?? 0,
+            from: 'running',
+            to: 'up_for_retry',
+            patch: { retryAt: Date.UTC(2030, 0, 1) },
+          },
+        ],
+        2,
+      );
+      const retrying = await body(await s.call('/api/runs/fresh'), schemas.RunDetail);
+      assert.equal(
+        retrying.waiting[String(e?.id)],
+        'failed: attempt 2 due at 2030-01-01T00:00:00.000Z',
+      );
     });
 
     it('the grid has a column per task and a row per run', async (t) => {
