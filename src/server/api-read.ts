@@ -6,7 +6,7 @@ import { ConflictError, ID_PATTERN, NotFoundError } from '../spec/index.ts';
 import {
   type Run,
   type Store,
-  type TaskRun,
+  type TaskRunState,
   type TaskState,
   TERMINAL_TASK_STATES,
 } from '../store/index.ts';
@@ -201,12 +201,13 @@ export const readRoutes: readonly Route[] = [
       if (!ID_PATTERN.test(query.task))
         throw badRequest(`task must be a task id (${ID_PATTERN.source}), got "${query.task}"`);
       const run = await requireRun(store, params.run as string);
-      const attempts = (await store.listTaskRuns(run.id)).filter(
+      // States only (no JSON columns): a tail polls this every second.
+      const attempts = (await store.taskRunStates([run.id])).filter(
         (t) => t.taskId === query.task && t.mapIndex === query.mapIndex,
       );
       const taskRun =
         query.attempt === undefined
-          ? attempts.reduce<TaskRun | undefined>(
+          ? attempts.reduce<TaskRunState | undefined>(
               (a, b) => (a && a.attempt > b.attempt ? a : b),
               undefined,
             )

@@ -205,7 +205,7 @@ export const Health = z.object({
     }),
   ),
   taskRuns: z.record(z.string(), z.number().int()).describe('task runs per waiting/active state'),
-  pendingCommands: z.number().int(),
+  pendingCommands: z.number().int().describe('counted up to 1000'),
   now: ms,
 });
 

@@ -229,6 +229,7 @@ export interface RunFilter {
 
 /** Just where a task run is: what the runs grid needs, without the JSON columns. */
 export interface TaskRunState {
+  readonly id: number;
   readonly runId: string;
   readonly taskId: string;
   readonly mapIndex: number;

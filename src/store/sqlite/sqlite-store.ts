@@ -430,10 +430,11 @@ export class SqliteStore implements Store {
     return this.#read('task run states', () =>
       // One statement for any number of runs; each run's rows come from the unique index.
       this.#stmt(`
-        SELECT run_id, task_id, map_index, attempt, state FROM task_runs
+        SELECT id, run_id, task_id, map_index, attempt, state FROM task_runs
         WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY id`)
         .all(JSON.stringify(runIds))
         .map((r) => ({
+          id: Number(r.id),
           runId: String(r.run_id),
           taskId: String(r.task_id),
           mapIndex: Number(r.map_index),
