@@ -143,7 +143,8 @@ export const readRoutes: readonly Route[] = [
         if ((attempts.get(key) ?? 0) > t.attempt) continue;
         attempts.set(key, t.attempt);
         columns.add(t.taskId);
-        const row = cells.get(t.runId) ?? {};
+        // No prototype: keys are task ids read from the database, `__proto__` included.
+        const row = cells.get(t.runId) ?? (Object.create(null) as Record<string, TaskState>);
         row[t.taskId] = t.state;
         cells.set(t.runId, row);
       }
@@ -243,7 +244,7 @@ export const readRoutes: readonly Route[] = [
     response: s.AssetList,
     async handle({ deps: { store } }) {
       type Ref = { flow: string; task: string };
-      const lineage: Record<string, { producers: Ref[]; consumers: Ref[] }> = {};
+      const lineage: Record<string, { producers: Ref[]; consumers: Ref[] }> = Object.create(null);
       const entry = (asset: string) => {
         lineage[asset] ??= { producers: [], consumers: [] };
         return lineage[asset];
