@@ -27,6 +27,7 @@ import {
   toNinja,
   toSnakefile,
 } from './dags.ts';
+import { benchDashboard, type DashboardBench, renderDashboard } from './dashboard.ts';
 import { detectRssMethod, measure, type RssMethod, rssMethodNote, type Sample } from './measure.ts';
 
 const ROOT = dirname(import.meta.dirname);
@@ -59,6 +60,9 @@ interface Options {
   readonly cli: string;
   /** Force a way of measuring RSS; default: the best available. */
   readonly rss: RssMethod | null;
+  /** Runs (of 100 task runs each) in the dashboard API benchmark; 0 skips it. */
+  readonly dashboardRuns: number;
+  readonly dashboardOnly: boolean;
 }
 
 /** A tool's result on one graph: medians over the repetitions, or why it has none. */
@@ -103,6 +107,8 @@ function parseOptions(argv: readonly string[]): Options {
       json: { type: 'boolean', default: false },
       cli: { type: 'string', default: DEFAULT_CLI },
       rss: { type: 'string' },
+      'dashboard-runs': { type: 'string', default: '1000' },
+      'dashboard-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -110,10 +116,13 @@ function parseOptions(argv: readonly string[]): Options {
     console.log(
       'usage: node bench/run.ts [--quick] [--only wide,chain,layered] [--sizes 1000,10000]\n' +
         '                         [--reps 3] [--parallelism 2] [--timeout SECONDS] [--keep] [--json]\n' +
-        '                         [--cli PATH] [--rss METHOD]\n' +
+        '                         [--cli PATH] [--rss METHOD] [--dashboard-runs N] [--dashboard-only]\n' +
         '  --quick        sizes 1000 only\n' +
         '  --cli PATH     the Baton CLI to run (default src/cli/main.ts of this checkout)\n' +
         '  --rss METHOD   gnu-time | proc-poll | none (default: gnu-time if /usr/bin/time is GNU time)\n' +
+        '  --dashboard-runs N  dashboard API timings on N runs × 100 task runs (default 1000;\n' +
+        "                 10000 is the issue's 1,000,000 task runs; 0 skips)\n" +
+        '  --dashboard-only    only the dashboard API timings\n' +
         '  --keep         keep the temporary directories (flows, databases, build.ninja)\n' +
         '  --json         print the results as JSON (always written to bench/out/latest.json)',
     );
@@ -143,6 +152,11 @@ function parseOptions(argv: readonly string[]): Options {
     json: values.json,
     cli: resolve(values.cli),
     rss: values.rss === undefined ? null : rssOption(values.rss),
+    dashboardRuns:
+      values['dashboard-runs'] === '0'
+        ? 0
+        : positiveInt('--dashboard-runs', values['dashboard-runs']),
+    dashboardOnly: values['dashboard-only'],
   };
 }
 
@@ -538,6 +552,7 @@ interface Report {
   };
   readonly results: readonly GraphResult[];
   readonly validate: ToolResult;
+  readonly dashboard: DashboardBench | null;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -562,10 +577,16 @@ async function main(): Promise<number> {
   if (!ctx.cliExists) progress(`note: ${noCli(ctx)}; only the other tools run`);
 
   const results: GraphResult[] = [];
-  for (const size of opts.sizes) {
-    for (const shape of opts.shapes) results.push(await benchGraph(ctx, makeGraph(shape, size)));
+  if (!opts.dashboardOnly) {
+    for (const size of opts.sizes) {
+      for (const shape of opts.shapes) results.push(await benchGraph(ctx, makeGraph(shape, size)));
+    }
   }
-  const validate = await benchValidate(ctx);
+  const validate: ToolResult = opts.dashboardOnly
+    ? { status: 'skipped', note: '--dashboard-only' }
+    : await benchValidate(ctx);
+  const dashboard =
+    opts.dashboardRuns > 0 ? await benchDashboard(opts.dashboardRuns, 100, 50, progress) : null;
   const report: Report = {
     meta: {
       date: new Date().toISOString(),
@@ -581,10 +602,17 @@ async function main(): Promise<number> {
     },
     results,
     validate,
+    dashboard,
   };
   mkdirSync(dirname(OUT_FILE), { recursive: true });
   writeFileSync(OUT_FILE, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(opts.json ? JSON.stringify(report, null, 2) : render(report));
+  console.log(
+    opts.json
+      ? JSON.stringify(report, null, 2)
+      : [opts.dashboardOnly ? '' : render(report), dashboard ? renderDashboard(dashboard) : '']
+          .filter(Boolean)
+          .join('\n\n'),
+  );
   progress(`written: ${OUT_FILE}${opts.keep ? `\nkept: ${scratch}` : ''}`);
   const failed =
     results.some((r) => r.baton.status === 'error' || r.ninja.status === 'error') ||

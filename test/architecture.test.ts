@@ -14,6 +14,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   server: ['spec', 'store'],
   cli: ['spec', 'store', 'executors', 'scheduler', 'server'],
   sdk: ['spec'],
+  // The single-page app talks to the server over HTTP only.
+  web: [],
 };
 
 function* sources(dir: string): Generator<string> {

@@ -1,5 +1,6 @@
 import type { CommandDef } from './args.ts';
 import { backfill, backfillCommand } from './backfill.ts';
+import { dashboard, dashboardCommand } from './dashboard.ts';
 import { db, dbCommand } from './db.ts';
 import { deploy, deployCommand } from './deploy.ts';
 import { flows, flowsCommand } from './flows.ts';
@@ -33,6 +34,7 @@ export const COMMANDS: [CommandDef, Handler][] = [
   [runsCommand, runs],
   [showCommand, show],
   [logsCommand, logs],
+  [dashboardCommand, dashboard],
   [dbCommand, db],
 ];
 

@@ -21,7 +21,7 @@ import {
   resolveParams,
   UsageError,
 } from '../spec/index.ts';
-import type { Run, Store, TaskRun } from '../store/index.ts';
+import { latestAttempts, type Run, type Store, type TaskRun } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, JSON_OPTION, parseKeyValues, positiveInt } from './args.ts';
 import { findFlow } from './flow-files.ts';
 import { paintState, table, taskLabel } from './format.ts';
@@ -225,16 +225,6 @@ export async function run(values: Record<string, unknown>, positionals: string[]
     await executor?.close();
     await store?.close();
   }
-}
-
-function latestAttempts(taskRuns: readonly TaskRun[]): TaskRun[] {
-  const latest = new Map<string, TaskRun>();
-  for (const t of taskRuns) {
-    const key = `${t.taskId}\u0000${t.mapIndex}`;
-    const prev = latest.get(key);
-    if (!prev || prev.attempt < t.attempt) latest.set(key, t);
-  }
-  return [...latest.values()].sort((a, b) => a.id - b.id);
 }
 
 function summaryJson(run: Run, state: string, taskRuns: readonly TaskRun[], project: Project) {

@@ -1,3 +1,9 @@
+export {
+  applyCommand,
+  applyPendingCommands,
+  type CommandHooks,
+  type CommandOutcome,
+} from './apply-commands.ts';
 export { createRun, createRunReporting, newRunId, saveFlow } from './create-run.ts';
 export { type DriveRunOptions, driveRun } from './drive-run.ts';
 export { type DstNote, dstNotes } from './dst-notes.ts';

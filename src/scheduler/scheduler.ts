@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Executor, ExecutorEvent } from '../executors/index.ts';
 import type { Run, SchedulerInfo, Store } from '../store/index.ts';
+import { applyPendingCommands } from './apply-commands.ts';
 import { prepareRun, pumpEvents, runToEnd } from './drive-run.ts';
 import { fireDueRuns, type ScheduleCache } from './fire-due-runs.ts';
 import { LostOwnershipError, type RunController, type RunProgress } from './run-controller.ts';
@@ -285,6 +286,26 @@ export class Scheduler {
           ...(run.intervalStart !== null
             ? { intervalStart: new Date(run.intervalStart).toISOString() }
             : {}),
+        });
+      }
+      // Actions from the dashboard and the API: rows this scheduler applies; a cancel of a
+      // run another scheduler drives is left for that one.
+      for (const { command, outcome } of await applyPendingCommands(this.#o.store, {
+        cancelLive: (runId) => {
+          const d = this.#driven.get(runId);
+          if (!d) return false;
+          d.controller.cancel();
+          return true;
+        },
+      })) {
+        if (outcome.state === 'left') continue;
+        this.#o.log(outcome.state === 'done' ? 'info' : 'warn', `command ${outcome.state}`, {
+          scheduler: this.id,
+          command: command.id,
+          kind: command.kind,
+          flow: command.flow,
+          ...(command.runId ? { run: command.runId } : {}),
+          ...(outcome.message ? { message: outcome.message } : {}),
         });
       }
       for (const e of report.errors) {

@@ -30,6 +30,10 @@ export type ErrorCode =
   | 'executor.unavailable'
   | 'task.failed'
   | 'cli.usage'
+  | 'api.request'
+  | 'api.unauthorized'
+  | 'api.forbidden'
+  | 'api.read_only'
   | 'internal';
 
 export class BatonError extends Error {

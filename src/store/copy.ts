@@ -122,6 +122,23 @@ export const TABLES: readonly TableDef[] = [
     columns: ['id', 'asset', 'run_id', 'task_run_id', 'at', 'metadata'],
   },
   {
+    name: 'commands',
+    key: 'id',
+    identity: true,
+    columns: [
+      'id',
+      'kind',
+      'flow',
+      'run_id',
+      'args',
+      'state',
+      'requested_by',
+      'message',
+      'created_at',
+      'done_at',
+    ],
+  },
+  {
     name: 'schedulers',
     key: 'id',
     columns: ['id', 'kind', 'host', 'pid', 'started_at', 'heartbeat_at', 'stopped_at', 'info'],

@@ -8,6 +8,9 @@ import type {
   AssetEvent,
   Backfill,
   BackfillState,
+  Command,
+  CommandKind,
+  CommandState,
   FailureReason,
   FlowRecord,
   FlowVersion,
@@ -165,6 +168,22 @@ export function toAssetEvent(r: Row): AssetEvent {
     taskRunId: int(r.task_run_id),
     at: int(r.at),
     metadata: JSON.parse(text(r.metadata)) as Json,
+  };
+}
+
+/** Maps a `commands` row. */
+export function toCommand(r: Row): Command {
+  return {
+    id: int(r.id),
+    kind: text(r.kind) as CommandKind,
+    flow: text(r.flow),
+    runId: textOrNull(r.run_id),
+    args: JSON.parse(text(r.args)) as Json,
+    state: text(r.state) as CommandState,
+    requestedBy: text(r.requested_by),
+    message: textOrNull(r.message),
+    createdAt: int(r.created_at),
+    doneAt: intOrNull(r.done_at),
   };
 }
 

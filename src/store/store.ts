@@ -12,22 +12,29 @@ import type {
   BackfillState,
   BatchResult,
   ClaimRequest,
+  Command,
+  CommandState,
   Fence,
   FlowRecord,
+  FlowSummary,
   FlowVersion,
   Lease,
   NewBackfill,
+  NewCommand,
   NewFlowVersion,
   NewRun,
   NewScheduler,
   NewTaskRun,
+  Page,
   Run,
   RunEvent,
   RunFilter,
   RunState,
   SchedulerInfo,
   TaskRun,
+  TaskRunState,
   TaskRunWrite,
+  TaskState,
 } from './types.ts';
 
 export interface MigrationReport {
@@ -149,4 +156,42 @@ export interface Store {
   listBackfills(filter?: { flow?: string; state?: BackfillState }): Promise<Backfill[]>;
   /** Compare-and-set on a backfill's state; sets `endedAt` when it leaves `active`. */
   moveBackfill(id: number, from: BackfillState, to: BackfillState, at: number): Promise<boolean>;
+  /** Newest event of one asset first, keyset-paginated by event id. */
+  assetHistory(asset: string, page?: Page): Promise<AssetEvent[]>;
+
+  // --- read side of the dashboard ----------------------------------------------------
+
+  /** Every flow ever stored, by name, with its newest version. */
+  listFlowSummaries(): Promise<FlowSummary[]>;
+  /**
+   * The state of every task run (every attempt) of these runs, ordered by id, without the
+   * JSON columns: the grid of recent runs reads 20 runs × N tasks of these.
+   */
+  taskRunStates(runIds: readonly string[]): Promise<TaskRunState[]>;
+  /** The id of the newest event of any run (0 when there is none): a cheap change probe. */
+  lastEventId(): Promise<number>;
+  /** Events of every run with an id above `afterId`, oldest first, at most `limit`. */
+  listEventsAfter(afterId: number, limit: number): Promise<RunEvent[]>;
+  /** How many task runs (every run, every attempt) are in each of `states` now. */
+  countTaskRuns(states: readonly TaskState[]): Promise<Record<string, number>>;
+
+  // --- actions as rows ----------------------------------------------------------------
+
+  /** Records a command `pending`; a scheduler applies it later. */
+  addCommand(command: NewCommand): Promise<Command>;
+  getCommand(id: number): Promise<Command | undefined>;
+  /** Newest first, keyset-paginated by id; only one state if given. */
+  listCommands(filter?: Page & { readonly state?: CommandState }): Promise<Command[]>;
+  /** Pending commands, oldest first: the order a scheduler applies them in. */
+  listPendingCommands(limit: number): Promise<Command[]>;
+  /**
+   * Compare-and-set `pending → done | rejected`; false if another scheduler took it first.
+   * `runId` records the run a trigger created (leave `undefined` to keep the row's).
+   */
+  completeCommand(
+    id: number,
+    to: Exclude<CommandState, 'pending'>,
+    outcome: { readonly message?: string | null; readonly runId?: string },
+    at: number,
+  ): Promise<boolean>;
 }

@@ -4,17 +4,22 @@
  */
 import type { FlowSpec } from '../spec/index.ts';
 
-export type RunState = 'queued' | 'running' | 'success' | 'failed' | 'cancelled';
-export type TaskState =
-  | 'pending'
-  | 'queued'
-  | 'running'
-  | 'success'
-  | 'failed'
-  | 'up_for_retry'
-  | 'skipped'
-  | 'upstream_failed'
-  | 'cancelled';
+/** Every run state, in lifecycle order (for validation and documentation). */
+export const RUN_STATES = ['queued', 'running', 'success', 'failed', 'cancelled'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+/** Every task-run state, in lifecycle order. */
+export const TASK_STATES = [
+  'pending',
+  'queued',
+  'running',
+  'success',
+  'failed',
+  'up_for_retry',
+  'skipped',
+  'upstream_failed',
+  'cancelled',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
 
 export const TERMINAL_TASK_STATES: ReadonlySet<TaskState> = new Set([
   'success',
@@ -29,6 +34,17 @@ export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set([
   'failed',
   'cancelled',
 ]);
+
+/** The newest attempt of each (task, map index), in id order. */
+export function latestAttempts(taskRuns: readonly TaskRun[]): TaskRun[] {
+  const latest = new Map<string, TaskRun>();
+  for (const t of taskRuns) {
+    const key = `${t.taskId}\u0000${t.mapIndex}`;
+    const prev = latest.get(key);
+    if (!prev || prev.attempt < t.attempt) latest.set(key, t);
+  }
+  return [...latest.values()].sort((a, b) => a.id - b.id);
+}
 
 /** Why an attempt failed, as far as Baton can tell. */
 export type FailureReason =
@@ -333,4 +349,77 @@ export interface RunFilter {
   readonly limit?: number;
   /** Runs created strictly before this run (newest first pagination). */
   readonly before?: string;
+}
+
+/** Just where a task run is: what the runs grid needs, without the JSON columns. */
+export interface TaskRunState {
+  readonly id: number;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly mapIndex: number;
+  readonly attempt: number;
+  readonly state: TaskState;
+}
+
+/** A flow as the dashboard lists it: its newest stored version. */
+export interface FlowSummary {
+  readonly flow: string;
+  readonly paused: boolean;
+  readonly latestVersionId: number;
+  readonly latestVersion: number;
+  readonly createdAt: number;
+}
+
+/** What someone asked the scheduler to do, from the dashboard or the API. */
+export type CommandKind = 'trigger' | 'cancel_run' | 'retry_task' | 'mark_success';
+/** `pending` until a scheduler takes it; then `done`, or `rejected` with a message why. */
+export type CommandState = 'pending' | 'done' | 'rejected';
+
+/**
+ * An action as a row: the dashboard never drives a run itself, it records the request
+ * and a scheduler applies it. `args` depends on the kind: `{params}` for a trigger,
+ * `{taskId, mapIndex}` for a task action.
+ */
+export interface Command {
+  readonly id: number;
+  readonly kind: CommandKind;
+  readonly flow: string;
+  /** The run acted on; for a trigger, the run it created once done. */
+  readonly runId: string | null;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly state: CommandState;
+  /** Who asked, as the caller tells it (e.g. `api`); not an identity check. */
+  readonly requestedBy: string;
+  readonly message: string | null;
+  readonly createdAt: number;
+  readonly doneAt: number | null;
+}
+
+export interface NewCommand {
+  readonly kind: CommandKind;
+  readonly flow: string;
+  readonly runId: string | null;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly requestedBy: string;
+  /** Defaults to the store's clock. */
+  readonly createdAt?: number;
+}
+
+/** A scheduler process as its heartbeat row tells it. */
+export interface SchedulerHeartbeat {
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly startedAt: number;
+  readonly heartbeatAt: number;
+  readonly executor: string;
+  readonly slots: number;
+  readonly running: number;
+}
+
+/** Keyset pagination over rows with increasing ids, newest first. */
+export interface Page {
+  readonly limit?: number;
+  /** Only rows with an id strictly below this one. */
+  readonly beforeId?: number;
 }

@@ -561,6 +561,177 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
       assert.deepEqual((await store.getFlowVersion(fv))?.spec, sampleSpec('sales'));
     });
 
+    it('listFlowSummaries and latestFlowVersion give each flow its newest version', async (t) => {
+      const store = await fresh(t);
+      assert.deepEqual(await store.listFlowSummaries(), []);
+      const base = { sourcePath: '/p/sales.yaml', sourceText: 'flow: sales\n' };
+      await store.saveFlowVersion({ ...base, flow: 'sales', hash: 'a', spec: sampleSpec('sales') });
+      const v2 = await store.saveFlowVersion({
+        ...base,
+        flow: 'sales',
+        hash: 'b',
+        sourceText: 'flow: sales # v2\n',
+        spec: sampleSpec('sales'),
+      });
+      await store.saveFlowVersion({ ...base, flow: 'alpha', hash: 'a', spec: sampleSpec('alpha') });
+      const flows = await store.listFlowSummaries();
+      assert.deepEqual(
+        flows.map((f) => [f.flow, f.latestVersion, f.paused]),
+        [
+          ['alpha', 1, false],
+          ['sales', 2, false],
+        ],
+      );
+      assert.equal(flows[1]?.latestVersionId, v2.id);
+      const latest = await store.latestFlowVersion('sales');
+      assert.equal(latest?.sourceText, 'flow: sales # v2\n');
+      assert.deepEqual(latest?.spec, sampleSpec('sales'));
+      assert.equal(await store.latestFlowVersion('nope'), undefined);
+    });
+
+    it('lastEventId and listEventsAfter follow every run in id order', async (t) => {
+      const store = await fresh(t);
+      assert.equal(await store.lastEventId(), 0);
+      const [a] = await runWithTasks(store, 'r1');
+      const fv = await flowVersion(store);
+      await store.createRun(newRun('r2', fv), []);
+      const first = await store.lastEventId();
+      assert.ok(first > 0);
+      await store.writeBatch([{ kind: 'move', id: a, from: 'pending', to: 'queued' }], 5);
+      const after = await store.listEventsAfter(first, 10);
+      assert.deepEqual(
+        after.map((e) => [e.runId, e.kind, e.to]),
+        [['r1', 'transition', 'queued']],
+      );
+      assert.equal(await store.lastEventId(), after[0]?.id);
+      const all = await store.listEventsAfter(0, 2);
+      assert.equal(all.length, 2);
+      assert.ok((all[0]?.id ?? 0) < (all[1]?.id ?? 0));
+    });
+
+    it('taskRunStates gives every attempt of the runs asked for, by id', async (t) => {
+      const store = await fresh(t);
+      const [a, b] = await runWithTasks(store, 'r1');
+      await runWithTasks(store, 'r2');
+      await runWithTasks(store, 'r3');
+      await store.writeBatch([{ kind: 'move', id: b, from: 'pending', to: 'queued' }], 1);
+      const states = await store.taskRunStates(['r1', 'r3', 'nope']);
+      assert.deepEqual(
+        states.map((s) => [s.runId, s.taskId, s.mapIndex, s.attempt, s.state]),
+        [
+          ['r1', 'extract', -1, 1, 'pending'],
+          ['r1', 'report', -1, 1, 'queued'],
+          ['r3', 'extract', -1, 1, 'pending'],
+          ['r3', 'report', -1, 1, 'pending'],
+        ],
+      );
+      assert.deepEqual(
+        states.slice(0, 2).map((s) => s.id),
+        [a, b],
+      );
+      assert.deepEqual(await store.taskRunStates([]), []);
+    });
+
+    it('countTaskRuns counts every state asked for, zero included', async (t) => {
+      const store = await fresh(t);
+      const [a] = await runWithTasks(store);
+      await store.writeBatch([{ kind: 'move', id: a, from: 'pending', to: 'queued' }], 1);
+      assert.deepEqual(await store.countTaskRuns(['pending', 'queued', 'running']), {
+        pending: 1,
+        queued: 1,
+        running: 0,
+      });
+    });
+
+    it('assetHistory pages one asset newest first', async (t) => {
+      const store = await fresh(t);
+      const [a] = await runWithTasks(store);
+      const writes = [1, 2, 3].map((n) => ({
+        kind: 'asset' as const,
+        runId: 'r1',
+        taskRunId: a,
+        asset: n === 2 ? 'other' : 'sales',
+        metadata: { rows: n },
+      }));
+      await store.writeBatch(writes, 7);
+      const page = await store.assetHistory('sales', { limit: 1 });
+      assert.deepEqual(
+        page.map((e) => e.metadata),
+        [{ rows: 3 }],
+      );
+      const next = await store.assetHistory('sales', { limit: 5, beforeId: page[0]?.id ?? 0 });
+      assert.deepEqual(
+        next.map((e) => e.metadata),
+        [{ rows: 1 }],
+      );
+    });
+
+    it('listSchedulers answers with a list', async (t) => {
+      const store = await fresh(t);
+      assert.ok(Array.isArray(await store.listSchedulers()));
+    });
+
+    it('commands are pending rows, listed newest first and completed once', async (t) => {
+      const store = await fresh(t);
+      const trigger = await store.addCommand({
+        kind: 'trigger',
+        flow: 'sales',
+        runId: null,
+        args: { params: { region: 'us' } },
+        requestedBy: 'api',
+        createdAt: 10,
+      });
+      const cancel = await store.addCommand({
+        kind: 'cancel_run',
+        flow: 'sales',
+        runId: 'r9',
+        args: {},
+        requestedBy: 'api',
+      });
+      assert.equal(trigger.state, 'pending');
+      assert.deepEqual(trigger.args, { params: { region: 'us' } });
+      assert.equal(trigger.createdAt, 10);
+      assert.equal(trigger.doneAt, null);
+      assert.deepEqual(await store.getCommand(trigger.id), trigger);
+      assert.deepEqual(
+        (await store.listPendingCommands(10)).map((c) => c.id),
+        [trigger.id, cancel.id],
+      );
+      assert.deepEqual(
+        (await store.listCommands({ limit: 1 })).map((c) => c.id),
+        [cancel.id],
+      );
+      assert.deepEqual(
+        (await store.listCommands({ beforeId: cancel.id })).map((c) => c.id),
+        [trigger.id],
+      );
+      assert.equal(await store.completeCommand(trigger.id, 'done', { runId: 'r10' }, 20), true);
+      assert.equal(
+        await store.completeCommand(trigger.id, 'rejected', { message: 'late' }, 21),
+        false,
+        'a command completes once',
+      );
+      const done = await store.getCommand(trigger.id);
+      assert.equal(done?.state, 'done');
+      assert.equal(done?.runId, 'r10');
+      assert.equal(done?.doneAt, 20);
+      assert.equal(done?.message, null);
+      assert.deepEqual(
+        (await store.listPendingCommands(10)).map((c) => c.id),
+        [cancel.id],
+      );
+      assert.deepEqual(
+        (await store.listCommands({ state: 'done' })).map((c) => c.id),
+        [trigger.id],
+      );
+      assert.equal(
+        await store.completeCommand(cancel.id, 'rejected', { message: 'why' }, 30),
+        true,
+      );
+      assert.equal((await store.getCommand(cancel.id))?.runId, 'r9', 'runId kept');
+      assert.equal(await store.getCommand(cancel.id + 1000), undefined);
+    });
+
     describe('run leases', () => {
       const lease = 60_000;
       const fenceOf = (runId: string, owner: string, epoch: number) => ({

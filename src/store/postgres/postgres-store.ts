@@ -22,6 +22,7 @@ import {
   type Row,
   toAssetEvent,
   toBackfill,
+  toCommand,
   toFlowRecord,
   toFlowVersion,
   toJson,
@@ -38,22 +39,29 @@ import type {
   BackfillState,
   BatchResult,
   ClaimRequest,
+  Command,
+  CommandState,
   Fence,
   FlowRecord,
+  FlowSummary,
   FlowVersion,
   Lease,
   NewBackfill,
+  NewCommand,
   NewFlowVersion,
   NewRun,
   NewScheduler,
   NewTaskRun,
+  Page,
   Run,
   RunEvent,
   RunFilter,
   RunState,
   SchedulerInfo,
   TaskRun,
+  TaskRunState,
   TaskRunWrite,
+  TaskState,
 } from '../types.ts';
 import { TERMINAL_RUN_STATES } from '../types.ts';
 import { isTransient, toPgStoreError } from './errors.ts';
@@ -575,6 +583,139 @@ export class PostgresStore implements Store, CopyableStore {
           )
         ).rowCount === 1,
       async () => ((await this.getBackfill(id))?.state === to ? true : undefined),
+    );
+  }
+
+  async assetHistory(asset: string, page: Page = {}): Promise<AssetEvent[]> {
+    return (
+      await this.#query(
+        'asset history',
+        'SELECT * FROM asset_events WHERE asset = $1 AND id < $2 ORDER BY id DESC LIMIT $3',
+        [asset, page.beforeId ?? Number.MAX_SAFE_INTEGER, limitOf(page.limit)],
+      )
+    ).map(toAssetEvent);
+  }
+
+  async listFlowSummaries(): Promise<FlowSummary[]> {
+    const rows = await this.#query(
+      'list flow summaries',
+      `SELECT f.name, f.paused, f.created_at, v.id AS version_id, v.version
+       FROM flows f JOIN LATERAL (
+         SELECT id, version FROM flow_versions WHERE flow = f.name ORDER BY version DESC LIMIT 1
+       ) v ON true
+       ORDER BY f.name`,
+      [],
+    );
+    return rows.map((r) => ({
+      flow: String(r.name),
+      paused: Boolean(r.paused),
+      latestVersionId: Number(r.version_id),
+      latestVersion: Number(r.version),
+      createdAt: Number(r.created_at),
+    }));
+  }
+
+  async taskRunStates(runIds: readonly string[]): Promise<TaskRunState[]> {
+    const rows = await this.#query(
+      'task run states',
+      `SELECT id, run_id, task_id, map_index, attempt, state FROM task_runs
+       WHERE run_id = ANY($1::text[]) ORDER BY id`,
+      [runIds],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      runId: String(r.run_id),
+      taskId: String(r.task_id),
+      mapIndex: Number(r.map_index),
+      attempt: Number(r.attempt),
+      state: String(r.state) as TaskState,
+    }));
+  }
+
+  async lastEventId(): Promise<number> {
+    const rows = await this.#query(
+      'last event id',
+      'SELECT coalesce(max(id), 0) AS id FROM events',
+      [],
+    );
+    return Number(rows[0]?.id ?? 0);
+  }
+
+  async listEventsAfter(afterId: number, limit: number): Promise<RunEvent[]> {
+    return (
+      await this.#query(
+        'list events after',
+        'SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2',
+        [afterId, limitOf(limit)],
+      )
+    ).map(toRunEvent);
+  }
+
+  async countTaskRuns(states: readonly TaskState[]): Promise<Record<string, number>> {
+    const rows = await this.#query(
+      'count task runs',
+      'SELECT state, count(*)::bigint AS n FROM task_runs WHERE state = ANY($1::text[]) GROUP BY state',
+      [states],
+    );
+    const counts: Record<string, number> = {};
+    for (const state of states) counts[state] = 0;
+    for (const r of rows) counts[String(r.state)] = Number(r.n);
+    return counts;
+  }
+
+  async addCommand(c: NewCommand): Promise<Command> {
+    return this.#tx(`add ${c.kind} command for ${c.flow}`, async (client) => {
+      const { rows } = await client.query(
+        `INSERT INTO commands (kind, flow, run_id, args, requested_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, coalesce($6::bigint, ${NOW})) RETURNING *`,
+        [c.kind, c.flow, c.runId, JSON.stringify(c.args), c.requestedBy, c.createdAt ?? null],
+      );
+      return toCommand(rows[0] as Row);
+    });
+  }
+
+  async getCommand(id: number): Promise<Command | undefined> {
+    const rows = await this.#query('get command', 'SELECT * FROM commands WHERE id = $1', [id]);
+    return rows[0] === undefined ? undefined : toCommand(rows[0]);
+  }
+
+  async listCommands(filter: Page & { readonly state?: CommandState } = {}): Promise<Command[]> {
+    return (
+      await this.#query(
+        'list commands',
+        `SELECT * FROM commands WHERE ($1::text IS NULL OR state = $1) AND id < $2 ORDER BY id DESC LIMIT $3`,
+        [filter.state ?? null, filter.beforeId ?? Number.MAX_SAFE_INTEGER, limitOf(filter.limit)],
+      )
+    ).map(toCommand);
+  }
+
+  async listPendingCommands(limit: number): Promise<Command[]> {
+    return (
+      await this.#query(
+        'list pending commands',
+        "SELECT * FROM commands WHERE state = 'pending' ORDER BY id LIMIT $1",
+        [limitOf(limit)],
+      )
+    ).map(toCommand);
+  }
+
+  async completeCommand(
+    id: number,
+    to: Exclude<CommandState, 'pending'>,
+    outcome: { readonly message?: string | null; readonly runId?: string },
+    at: number,
+  ): Promise<boolean> {
+    return this.#tx(
+      `complete command ${id}`,
+      async (c) =>
+        (
+          await c.query(
+            `UPDATE commands SET state = $2, message = $3, run_id = coalesce($4, run_id), done_at = $5
+             WHERE id = $1 AND state = 'pending'`,
+            [id, to, outcome.message ?? null, outcome.runId ?? null, at],
+          )
+        ).rowCount === 1,
+      async () => ((await this.getCommand(id))?.state === to ? true : undefined),
     );
   }
 
@@ -1184,4 +1325,12 @@ function allRowsDistinct(writes: readonly TaskRunWrite[]): boolean {
     seen.add(w.id);
   }
   return true;
+}
+
+/** A LIMIT for PostgreSQL: `undefined` means none (NULL). */
+function limitOf(limit: number | undefined): number | null {
+  if (limit === undefined) return null;
+  if (!Number.isInteger(limit) || limit < 0)
+    throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
+  return limit;
 }

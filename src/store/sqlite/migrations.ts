@@ -181,11 +181,36 @@ CREATE INDEX runs_flow_interval ON runs (flow, interval_start) WHERE interval_st
 CREATE INDEX runs_flow_state ON runs (flow, state);
 `;
 
+/*
+ * commands   actions asked for through the dashboard or the API (trigger, cancel, retry,
+ *            mark success), `pending` until a scheduler applies them: the dashboard
+ *            never drives a run, it leaves a row.
+ * The indexes let every list the dashboard shows answer from an index, a page at a time:
+ * runs by state (newest first) and pending commands (oldest first).
+ */
+const dashboard = `
+CREATE TABLE commands (
+  id           INTEGER PRIMARY KEY,
+  kind         TEXT NOT NULL,
+  flow         TEXT NOT NULL,
+  run_id       TEXT,
+  args         TEXT NOT NULL,
+  state        TEXT NOT NULL DEFAULT 'pending',
+  requested_by TEXT NOT NULL,
+  message      TEXT,
+  created_at   INTEGER NOT NULL,
+  done_at      INTEGER
+);
+CREATE INDEX commands_state ON commands (state, id);
+CREATE INDEX runs_state_created ON runs (state, created_at, id);
+`;
+
 /** Every migration, in order. The last version is the schema this build expects. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
   { version: 2, name: 'run leases and schedulers', sql: runLeases },
   { version: 3, name: 'schedules, deployments and backfills', sql: schedules },
+  { version: 4, name: 'dashboard: commands, runs by state', sql: dashboard },
 ];
 
 /** The schema version this build of Baton writes and understands. */

@@ -14,6 +14,7 @@ import {
   patchColumns,
   type Row,
   toAssetEvent,
+  toCommand,
   toFlowVersion,
   toJson,
   toRun,
@@ -29,22 +30,29 @@ import {
   type BackfillState,
   type BatchResult,
   type ClaimRequest,
+  type Command,
+  type CommandState,
   type Fence,
   type FlowRecord,
+  type FlowSummary,
   type FlowVersion,
   type Lease,
   type NewBackfill,
+  type NewCommand,
   type NewFlowVersion,
   type NewRun,
   type NewScheduler,
   type NewTaskRun,
+  type Page,
   type Run,
   type RunEvent,
   type RunFilter,
   type RunState,
   type SchedulerInfo,
   type TaskRun,
+  type TaskRunState,
   type TaskRunWrite,
+  type TaskState,
   TERMINAL_RUN_STATES,
 } from '../types.ts';
 import { isBusy, toStoreError } from './errors.ts';
@@ -66,6 +74,14 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`;
 const INSERT_EVENT = `
 INSERT INTO events (run_id, task_run_id, at, kind, from_state, to_state, detail)
 VALUES (?, ?, ?, ?, ?, ?, ?)`;
+
+/** A page size for SQL: a negative LIMIT means none in SQLite. */
+function limitOf(limit: number | undefined): number {
+  if (limit === undefined) return -1;
+  if (!Number.isInteger(limit) || limit < 0)
+    throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
+  return limit;
+}
 
 /** `Store` on a SQLite file (or `:memory:`). Call `migrate()` before anything else. */
 export class SqliteStore implements Store, CopyableStore {
@@ -649,6 +665,144 @@ export class SqliteStore implements Store, CopyableStore {
   }
 
   readonly #prepare = (sql: string): StatementSync => this.#stmt(sql);
+
+  async assetHistory(asset: string, page: Page = {}): Promise<AssetEvent[]> {
+    return this.#read('asset history', () =>
+      this.#stmt('SELECT * FROM asset_events WHERE asset = ? AND id < ? ORDER BY id DESC LIMIT ?')
+        .all(asset, page.beforeId ?? Number.MAX_SAFE_INTEGER, limitOf(page.limit))
+        .map(toAssetEvent),
+    );
+  }
+
+  async listFlowSummaries(): Promise<FlowSummary[]> {
+    return this.#read('list flow summaries', () =>
+      this.#stmt(`
+        SELECT f.name, f.paused, f.created_at, v.id AS version_id, v.version
+        FROM flows f JOIN flow_versions v
+          ON v.flow = f.name AND v.version = (SELECT max(version) FROM flow_versions WHERE flow = f.name)
+        ORDER BY f.name`)
+        .all()
+        .map((r) => ({
+          flow: String(r.name),
+          paused: Number(r.paused) === 1,
+          latestVersionId: Number(r.version_id),
+          latestVersion: Number(r.version),
+          createdAt: Number(r.created_at),
+        })),
+    );
+  }
+
+  async taskRunStates(runIds: readonly string[]): Promise<TaskRunState[]> {
+    return this.#read('task run states', () =>
+      // One statement for any number of runs; each run's rows come from the unique index.
+      this.#stmt(`
+        SELECT id, run_id, task_id, map_index, attempt, state FROM task_runs
+        WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY id`)
+        .all(JSON.stringify(runIds))
+        .map((r) => ({
+          id: Number(r.id),
+          runId: String(r.run_id),
+          taskId: String(r.task_id),
+          mapIndex: Number(r.map_index),
+          attempt: Number(r.attempt),
+          state: String(r.state) as TaskState,
+        })),
+    );
+  }
+
+  async lastEventId(): Promise<number> {
+    return this.#read('last event id', () =>
+      Number(this.#stmt('SELECT coalesce(max(id), 0) AS id FROM events').get()?.id ?? 0),
+    );
+  }
+
+  async listEventsAfter(afterId: number, limit: number): Promise<RunEvent[]> {
+    return this.#read('list events after', () =>
+      this.#stmt('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?')
+        .all(afterId, limitOf(limit))
+        .map(toRunEvent),
+    );
+  }
+
+  async countTaskRuns(states: readonly TaskState[]): Promise<Record<string, number>> {
+    return this.#read('count task runs', () => {
+      const counts: Record<string, number> = {};
+      // One indexed count per state: `task_runs_state` answers each without a table scan.
+      for (const state of states) {
+        counts[state] = Number(
+          this.#stmt('SELECT count(*) AS n FROM task_runs WHERE state = ?').get(state)?.n ?? 0,
+        );
+      }
+      return counts;
+    });
+  }
+
+  async addCommand(c: NewCommand): Promise<Command> {
+    return this.#write(`add ${c.kind} command for ${c.flow}`, () => {
+      const row = this.#stmt(`
+        INSERT INTO commands (kind, flow, run_id, args, requested_by, created_at)
+        VALUES (?, ?, ?, ?, ?, ?) RETURNING *`).get(
+        c.kind,
+        c.flow,
+        c.runId,
+        JSON.stringify(c.args),
+        c.requestedBy,
+        c.createdAt ?? Date.now(),
+      );
+      return toCommand(row as Row);
+    });
+  }
+
+  async getCommand(id: number): Promise<Command | undefined> {
+    return this.#read('get command', () => {
+      const row = this.#stmt('SELECT * FROM commands WHERE id = ?').get(id);
+      return row === undefined ? undefined : toCommand(row);
+    });
+  }
+
+  async listCommands(filter: Page & { readonly state?: CommandState } = {}): Promise<Command[]> {
+    const before = filter.beforeId ?? Number.MAX_SAFE_INTEGER;
+    const limit = limitOf(filter.limit);
+    return this.#read('list commands', () =>
+      (filter.state === undefined
+        ? this.#stmt('SELECT * FROM commands WHERE id < ? ORDER BY id DESC LIMIT ?').all(
+            before,
+            limit,
+          )
+        : this.#stmt(
+            'SELECT * FROM commands WHERE state = ? AND id < ? ORDER BY id DESC LIMIT ?',
+          ).all(filter.state, before, limit)
+      ).map(toCommand),
+    );
+  }
+
+  async listPendingCommands(limit: number): Promise<Command[]> {
+    return this.#read('list pending commands', () =>
+      this.#stmt("SELECT * FROM commands WHERE state = 'pending' ORDER BY id LIMIT ?")
+        .all(limitOf(limit))
+        .map(toCommand),
+    );
+  }
+
+  async completeCommand(
+    id: number,
+    to: Exclude<CommandState, 'pending'>,
+    outcome: { readonly message?: string | null; readonly runId?: string },
+    at: number,
+  ): Promise<boolean> {
+    return this.#write(`complete command ${id}`, () => {
+      const changed = this.#stmt(`
+        UPDATE commands SET state = ?, message = ?, run_id = coalesce(?, run_id), done_at = ?
+        WHERE id = ? AND state = 'pending'`).run(
+        to,
+        outcome.message ?? null,
+        outcome.runId ?? null,
+        at,
+        id,
+      );
+      return changed.changes === 1;
+    });
+  }
 
   /** Inserts one task run; a duplicate (run, task, map index, attempt) is a conflict. */
   #insertTaskRun(t: NewTaskRun): number {

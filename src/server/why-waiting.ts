@@ -1,0 +1,44 @@
+/**
+ * "Why is this task not running?", answered from the rows alone for every task run that
+ * waits. The scheduler will record its own reasons (pool full, memory budget,
+ * max_active_runs, paused flow); until then the dashboard says what the database shows:
+ * which upstreams are unfinished, when a retry is due, that a queued attempt waits for a slot.
+ */
+import type { FlowSpec } from '../spec/index.ts';
+import { latestAttempts, type Run, type TaskRun } from '../store/index.ts';
+
+const FINAL = new Set(['success', 'failed', 'skipped', 'upstream_failed', 'cancelled']);
+
+/** The reason for each waiting latest attempt, by task-run id. */
+export function whyWaiting(
+  run: Run,
+  spec: FlowSpec | undefined,
+  taskRuns: readonly TaskRun[],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (run.state !== 'queued' && run.state !== 'running') return out;
+  const latest = latestAttempts(taskRuns);
+  const parent = new Map(latest.filter((t) => t.mapIndex < 0).map((t) => [t.taskId, t]));
+  const needs = new Map((spec?.tasks ?? []).map((t) => [t.id, t.needs]));
+  for (const t of latest) {
+    if (t.state === 'pending') {
+      const open = (needs.get(t.taskId) ?? []).filter(
+        (u) => !FINAL.has(parent.get(u)?.state ?? 'pending'),
+      );
+      out[t.id] =
+        open.length > 0
+          ? `waiting for ${open.map((u) => `${u} (${parent.get(u)?.state ?? 'pending'})`).join(', ')}`
+          : run.state === 'queued'
+            ? 'the run has not started: no scheduler has picked it up'
+            : 'upstreams are done: waiting for the scheduler to decide';
+    } else if (t.state === 'queued') {
+      out[t.id] = 'ready: waiting for a free slot';
+    } else if (t.state === 'up_for_retry') {
+      out[t.id] =
+        t.retryAt === null
+          ? 'failed: waiting to retry'
+          : `failed: attempt ${t.attempt + 1} due at ${new Date(t.retryAt).toISOString()}`;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,4 @@
+import { SqliteStore } from '../../src/store/index.ts';
+import { describeApi } from './api-suite.ts';
+
+describeApi('sqlite', async () => new SqliteStore(':memory:'));
