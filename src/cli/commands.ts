@@ -13,6 +13,7 @@ import { runs, runsCommand } from './runs.ts';
 import { scheduler, schedulerCommand } from './scheduler.ts';
 import { show, showCommand } from './show.ts';
 import { trigger, triggerCommand } from './trigger.ts';
+import { up, upCommand } from './up.ts';
 import { validate, validateCommand } from './validate.ts';
 
 /** A command's implementation: returns the exit status. */
@@ -25,6 +26,7 @@ export const COMMANDS: [CommandDef, Handler][] = [
   [runCommand, run],
   [triggerCommand, trigger],
   [schedulerCommand, scheduler],
+  [upCommand, up],
   [deployCommand, deploy],
   [flowsCommand, flows],
   [pauseCommand, pause],

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { createLocalExecutor, createSequentialExecutor, withTimeouts } from '../executors/index.ts';
 import { driverId, type Log, type LogLevel, Scheduler } from '../scheduler/index.ts';
 import { parseDuration, UsageError } from '../spec/index.ts';
-import { openStore } from '../store/index.ts';
+import { openStore, type Store } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, positiveInt } from './args.ts';
 import { schedulerMetrics, serveMetrics } from './metrics.ts';
-import { findProject } from './project.ts';
+import { findProject, type Project } from './project.ts';
 
 export const schedulerCommand: CommandDef = {
   name: 'scheduler',
@@ -81,14 +81,19 @@ export function makeLog(format: string, out: NodeJS.WritableStream = process.std
   };
 }
 
-/** `baton scheduler`. */
-export async function scheduler(
+/** A running scheduler with its executor, store and metrics server, and how to stop it. */
+export interface RunningScheduler {
+  readonly service: Scheduler;
+  readonly store: Store;
+  stop(): Promise<void>;
+}
+
+/** Starts the scheduler the options describe (shared by `baton scheduler` and `baton up`). */
+export async function startSchedulerFromOptions(
   values: Record<string, unknown>,
-  positionals: string[],
-): Promise<number> {
-  if (positionals.length > 0) throw new UsageError('baton scheduler takes no arguments');
-  const project = findProject(process.cwd(), values.db as string | undefined);
-  const log = makeLog(String(values['log-format'] ?? 'json'));
+  project: Project,
+  log: Log,
+): Promise<RunningScheduler> {
   const slots = positiveInt(values.slots, '--slots');
   const maxRuns = positiveInt(values['max-runs'], '--max-runs');
   const metricsPort =
@@ -146,16 +151,38 @@ export async function scheduler(
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`,
     });
   }
-  const stopped = new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
   await service.start();
+  return {
+    service,
+    store,
+    async stop() {
+      await service.stop();
+      server?.close();
+      await executor.close();
+      await store.close();
+    },
+  };
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function untilStopped(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+/** `baton scheduler`. */
+export async function scheduler(
+  values: Record<string, unknown>,
+  positionals: string[],
+): Promise<number> {
+  if (positionals.length > 0) throw new UsageError('baton scheduler takes no arguments');
+  const project = findProject(process.cwd(), values.db as string | undefined);
+  const log = makeLog(String(values['log-format'] ?? 'json'));
+  const stopped = untilStopped();
+  const running = await startSchedulerFromOptions(values, project, log);
   await stopped;
-  await service.stop();
-  server?.close();
-  await executor.close();
-  await store.close();
+  await running.stop();
   return 0;
 }
