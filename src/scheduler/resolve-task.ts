@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ResolvedTask } from '../executors/index.ts';
 import {
   type ExprContext,
@@ -10,6 +11,12 @@ import {
   renderText,
   type TaskSpec,
 } from '../spec/index.ts';
+
+/**
+ * The SDK's function-task runner: a path handed to the task's own process, never imported
+ * here, so the scheduler still loads no user code (and no SDK).
+ */
+const FUNCTION_RUNNER = fileURLToPath(new URL('../sdk/function-runner.ts', import.meta.url));
 
 /** The run-wide facts every task of a run resolves against. */
 export interface RunFacts {
@@ -150,8 +157,15 @@ export function resolveTask(
       }
     }
     command = { kind: 'shell', script };
-  } else {
+  } else if (task.run.kind === 'argv') {
     command = { kind: 'argv', argv: task.run.argv.map((a, i) => text(`run[${i}]`, a)) };
+  } else {
+    const { module, sha256 } = task.run;
+    const modulePath = isAbsolute(module) ? module : resolve(facts.baseDir, module);
+    command = {
+      kind: 'argv',
+      argv: [process.execPath, FUNCTION_RUNNER, modulePath, task.run.export, sha256],
+    };
   }
 
   const env: Record<string, string> = {};

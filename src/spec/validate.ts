@@ -216,6 +216,16 @@ export function fitsType(value: unknown, type: string): boolean {
 // Per-task rules that the schema cannot say: they relate two keys, or constrain names.
 function checkTaskShape(id: string, task: Record<string, unknown>, add: Add): void {
   const where = `task "${id}": `;
+  if (task.run === undefined && task.function === undefined) {
+    add(['tasks', id], `${where}"run" is required (the command to run)`, 'spec.invalid', 'key');
+  } else if (task.run !== undefined && task.function !== undefined) {
+    add(
+      ['tasks', id, 'function'],
+      `${where}give "run" or "function", not both (a task runs one program)`,
+      'spec.invalid',
+      'key',
+    );
+  }
   if (task.max_parallel !== undefined && task.map === undefined) {
     add(
       ['tasks', id, 'max_parallel'],
@@ -264,12 +274,15 @@ function checkTaskShape(id: string, task: Record<string, unknown>, add: Add): vo
   }
 }
 
-// Expressions mostly name a need or a need's need: walk up breadth-first and stop at
-// the task (depth-first dives to the roots first: 20 s for a 10,000-task flow).
-function isUpstream(
+/**
+ * Whether `ancestor` is a transitive upstream of task `id`. Expressions mostly name a
+ * need or a need's need: walk up breadth-first and stop at the task (depth-first dives to
+ * the roots first: 20 s for a 10,000-task flow). A cycle ends the walk.
+ */
+export function isUpstream(
   id: string,
   ancestor: string,
-  needsById: ReadonlyMap<string, readonly string[]>,
+  needsById: ReadonlyMap<string, Iterable<string>>,
 ): boolean {
   const seen = new Set<string>([id]);
   const queue = [id];
