@@ -1,5 +1,6 @@
 import type { CommandDef } from './args.ts';
 import { db, dbCommand } from './db.ts';
+import { exportCommand, exportFlow } from './export.ts';
 import { init, initCommand } from './init.ts';
 import { logs, logsCommand } from './logs.ts';
 import { run, runCommand } from './run.ts';
@@ -18,13 +19,14 @@ export const COMMANDS: [CommandDef, Handler][] = [
   [runsCommand, runs],
   [showCommand, show],
   [logsCommand, logs],
+  [exportCommand, exportFlow],
   [dbCommand, db],
 ];
 
 /** The top-level help text. */
 export const USAGE = `Usage: baton COMMAND [options]
 
-Baton runs flows (DAGs of tasks written as YAML) and records every step in a database.
+Baton runs flows (DAGs of tasks written as YAML or TypeScript) and records every step in a database.
 
 Commands:
 ${COMMANDS.map(([d]) => `  ${d.name.padEnd(10)} ${d.summary.split('\n')[0]}`).join('\n')}
