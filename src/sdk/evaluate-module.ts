@@ -30,6 +30,10 @@ async function evaluate(path: string): Promise<Evaluation> {
   try {
     module = await import(pathToFileURL(path).href);
   } catch (error) {
+    // The SDK's own complaints (a misspelt output, a param of the wrong type) are about
+    // the flow, not about importing it.
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && code.startsWith('spec.')) return fail(describe(error), error);
     return fail(`cannot import the flow module: ${describe(error)}`, error);
   }
   const flows = Object.entries(module).filter(([, value]) => isFlow(value));

@@ -3,7 +3,7 @@
  * each parameter follows to its uses: `params.region` is a `Ref<'eu' | 'us'>` in
  * expressions and a `'eu' | 'us'` inside a function task.
  */
-import type { ParamFile } from '../spec/index.ts';
+import { BatonError, didYouMean, type ParamFile } from '../spec/index.ts';
 import { Ref, type RefKind } from './ref.ts';
 
 type ParamTypeName = ParamFile['type'];
@@ -75,13 +75,27 @@ const KIND: Readonly<Record<ParamTypeName, RefKind>> = {
   map: 'map',
 };
 
-/** References to every declared parameter (`${{ params.<name> }}`). */
+/**
+ * References to every declared parameter (`${{ params.<name> }}`). Any other name is an
+ * error even when TypeScript is bypassed.
+ */
 export function paramRefs<P extends ParamDecls>(params: P): ParamRefs<P> {
   const refs: Record<string, Ref<unknown>> = {};
   for (const [name, p] of Object.entries(params)) {
     refs[name] = new Ref(`params.${name}`, KIND[p.type]);
   }
-  return refs as ParamRefs<P>;
+  const names = Object.keys(refs);
+  return new Proxy(refs, {
+    get(target, name) {
+      if (typeof name !== 'string' || name in target || name === 'then')
+        return target[name as string];
+      throw new BatonError(
+        'spec.param',
+        `unknown parameter "${name}"${didYouMean(name, names)}; ${names.length ? `declared: ${names.join(', ')}` : 'the flow declares no params'}`,
+        { param: name },
+      );
+    },
+  }) as ParamRefs<P>;
 }
 
 /** A parameter as the flow file writes it. */
