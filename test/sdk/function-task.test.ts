@@ -58,13 +58,14 @@ export default flow('etl', { params: { n: param.int({ default: 3 }) } }, ({ task
   const transform = task('transform', { inputs: { orders: extract.outputs.orders, factor: 2 } }, async ({ inputs }) => ({
     total: inputs.orders.reduce((sum, o) => sum + o.value, 0) * inputs.factor,
   }));
+  task('score', { map: extract.outputs.orders }, ({ item, index }) => ({ id: item.id, rank: index }));
   task('load', {
     run: \`echo "{\\\\"output\\\\": {\\\\"line\\\\": \\\\"total \${transform.outputs.total} of \${params.n}\\\\"}}" >> "$BATON_OUTPUT"\`,
   });
 });
 `;
 
-test('function tasks pass outputs along; only their own processes import the module', async () => {
+test('function tasks pass outputs along, also mapped; only their own processes import the module', async () => {
   const dir = project();
   const file = writeModule(dir, 'etl.flow.ts', ETL);
   const child = startBaton(['run', file, '-p', 'n=4'], dir);
@@ -74,9 +75,14 @@ test('function tasks pass outputs along; only their own processes import the mod
   const outputs = Object.fromEntries(show.taskRuns.map((t) => [t.taskId, t.outputs]));
   assert.deepEqual(outputs.transform, { total: 200 });
   assert.deepEqual(outputs.load, { line: 'total 200 of 4' });
+  const scores = show.taskRuns.filter((t) => t.taskId === 'score' && t.mapIndex >= 0);
+  assert.deepEqual(
+    scores.map((t) => t.outputs),
+    [0, 1, 2, 3].map((i) => ({ id: i, rank: i })),
+  );
   const importers = readLines(join(dir, 'imports'));
-  // The evaluator, then one process per function task; never baton itself.
-  assert.equal(importers.length, 3, importers.join(' '));
+  // The evaluator, then one process per function task and map item; never baton itself.
+  assert.equal(importers.length, 7, importers.join(' '));
   assert.ok(!importers.includes(String(child.pid)));
 });
 
