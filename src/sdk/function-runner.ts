@@ -118,3 +118,6 @@ try {
     );
   process.exitCode = 1;
 }
+// The task ends when its function does, even if it left a timer or a connection open.
+// Logs are files, written synchronously, so nothing is cut short.
+process.exit();

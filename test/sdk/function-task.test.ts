@@ -232,3 +232,17 @@ async function driveStored(loaded: LoadedFlow, dir: string) {
     await store.close();
   }
 }
+
+test('a function task ends when its function does, whatever it left open', async () => {
+  const dir = project();
+  const file = writeModule(
+    dir,
+    'open.flow.ts',
+    `setInterval(() => {}, 1000); // something the module leaves running, as a pool would
+export default flow('open', ({ task }) => {
+  task('f', () => ({ ok: true }));
+});`,
+  );
+  const r = await runBaton(['run', file], dir);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+});
