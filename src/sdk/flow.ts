@@ -8,6 +8,7 @@ import { type CallSite, callerSite } from './call-site.ts';
 import { inferNeeds } from './needs.ts';
 import { type ParamDecls, type ParamRefs, paramFile, paramRefs } from './param.ts';
 import { Ref, type Untyped } from './ref.ts';
+import { strictNames } from './strict-names.ts';
 import {
   type AssetRef,
   assetRef,
@@ -143,7 +144,7 @@ export class Flow {
         file = { ...file, function: { ...location } };
       }
       const taskNeeds = needs.get(t.id) ?? [];
-      tasks[t.id] = taskNeeds.length ? { ...placeNeeds(file, taskNeeds) } : file;
+      tasks[t.id] = taskNeeds.length ? placeNeeds(file, taskNeeds) : file;
       if (t.site) sites[t.id] = t.site;
     }
     const { description, schedule, catchup, max_active_runs, params, defaults, ...rest } =
@@ -230,7 +231,11 @@ function context(target: Flow, params: ParamDecls): FlowContext<ParamDecls> {
     const declared = fn === undefined ? (options?.outputs ?? []) : undefined;
     const assets: Record<string, AssetRef> = {};
     for (const key of Object.keys(options?.produces ?? {})) assets[key] = assetRef(key);
-    return { id, outputs: outputRefs(id, declared), assets };
+    return {
+      id,
+      outputs: outputRefs(id, declared),
+      assets: strictNames(assets, 'asset', 'spec.invalid', `task "${id}" produces`),
+    };
   };
   return {
     task: task as TaskBuilder<ParamDecls>,

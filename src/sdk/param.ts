@@ -3,8 +3,9 @@
  * each parameter follows to its uses: `params.region` is a `Ref<'eu' | 'us'>` in
  * expressions and a `'eu' | 'us'` inside a function task.
  */
-import { BatonError, didYouMean, type ParamFile } from '../spec/index.ts';
+import type { ParamFile } from '../spec/index.ts';
 import { Ref, type RefKind } from './ref.ts';
+import { strictNames } from './strict-names.ts';
 
 type ParamTypeName = ParamFile['type'];
 
@@ -84,18 +85,7 @@ export function paramRefs<P extends ParamDecls>(params: P): ParamRefs<P> {
   for (const [name, p] of Object.entries(params)) {
     refs[name] = new Ref(`params.${name}`, KIND[p.type]);
   }
-  const names = Object.keys(refs);
-  return new Proxy(refs, {
-    get(target, name) {
-      if (typeof name !== 'string' || name in target || name === 'then')
-        return target[name as string];
-      throw new BatonError(
-        'spec.param',
-        `unknown parameter "${name}"${didYouMean(name, names)}; ${names.length ? `declared: ${names.join(', ')}` : 'the flow declares no params'}`,
-        { param: name },
-      );
-    },
-  }) as ParamRefs<P>;
+  return strictNames(refs, 'parameter', 'spec.param', 'the flow') as ParamRefs<P>;
 }
 
 /** A parameter as the flow file writes it. */
