@@ -36,7 +36,14 @@ async function main(modulePath: string, exportName: string, sha256: string): Pro
         'deploy or run the flow again so the code and the flow match',
     );
   }
-  const module = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
+  let module: Record<string, unknown>;
+  try {
+    module = await import(pathToFileURL(modulePath).href);
+  } catch (error) {
+    // Its own line first: a package missing on this machine reads as a bug otherwise.
+    process.stderr.write(`function task "${taskId}": cannot import ${modulePath}\n`);
+    throw error;
+  }
   const target = module[exportName];
   const fn = isFlow(target) ? target[FUNCTION_OF](taskId) : undefined;
   if (fn === undefined) {
