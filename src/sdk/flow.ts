@@ -106,6 +106,7 @@ export class Flow {
   readonly name: string;
   readonly #options: FlowOptions<ParamDecls>;
   readonly #tasks: (BuiltTask & { site?: CallSite })[] = [];
+  readonly #ids = new Set<string>();
   readonly #site: CallSite | undefined;
 
   constructor(name: string, options: FlowOptions<ParamDecls>, site: CallSite | undefined) {
@@ -116,7 +117,7 @@ export class Flow {
 
   /** Adds a task; used by the builder `flow` hands to `build`. */
   add(task: BuiltTask, site: CallSite | undefined): void {
-    if (this.#tasks.some((t) => t.id === task.id)) {
+    if (this.#ids.has(task.id)) {
       throw new BatonError(
         'spec.duplicate',
         `task id "${task.id}" is used twice in flow "${this.name}"`,
@@ -125,6 +126,7 @@ export class Flow {
         },
       );
     }
+    this.#ids.add(task.id);
     this.#tasks.push({ ...task, ...(site && { site }) });
   }
 

@@ -2,7 +2,7 @@
  * Upstream tasks found from use: a task that uses `tasks.x.outputs` or the metadata of an
  * asset another task produces needs that task, without saying so in `needs`.
  */
-import { findTemplates, isUpstream } from '../spec/index.ts';
+import { findTemplates } from '../spec/index.ts';
 import type { BuiltTask } from './task.ts';
 
 const MENTION = (root: string) =>
@@ -42,15 +42,35 @@ export function inferNeeds(tasks: readonly BuiltTask[]): Map<string, string[]> {
     inferred.set(t.id, new Set(usedTasks));
     direct.set(t.id, new Set([...t.needs, ...usedTasks]));
   }
+  const order = (id: string) => position.get(id) ?? Number.MAX_SAFE_INTEGER;
+  // Is `target` upstream of `from`? Breadth-first up the needs, skipping tasks declared
+  // before `target`: their own needs come before them, so `target` cannot be among them.
+  // Without that cut, reducing a 10,000-task layered flow walked 2 * 10^8 edges (12 s).
+  // A `needs` id written as text may point forward; then a need may be kept that a full
+  // walk would drop, which changes nothing about the order tasks run in.
+  const reaches = (from: string, target: string): boolean => {
+    const floor = order(target);
+    const seen = new Set([from]);
+    const queue = [from];
+    for (let head = 0; head < queue.length; head++) {
+      for (const need of direct.get(queue[head]!) ?? []) {
+        if (need === target) return true;
+        if (order(need) > floor && !seen.has(need)) {
+          seen.add(need);
+          queue.push(need);
+        }
+      }
+    }
+    return false;
+  };
   const needs = new Map<string, string[]>();
   for (const t of tasks) {
-    const mine = direct.get(t.id)!;
-    const kept = [...mine].filter(
-      (n) =>
-        !inferred.get(t.id)!.has(n) ||
-        ![...mine].some((other) => other !== n && isUpstream(other, n, direct)),
-    );
-    const order = (id: string) => position.get(id) ?? Number.MAX_SAFE_INTEGER;
+    const mine = [...direct.get(t.id)!];
+    const mayDrop = inferred.get(t.id)!;
+    const kept =
+      mine.length < 2
+        ? mine
+        : mine.filter((n) => !mayDrop.has(n) || !mine.some((m) => m !== n && reaches(m, n)));
     needs.set(
       t.id,
       kept.sort((a, b) => order(a) - order(b)),

@@ -15,5 +15,4 @@ export {
 } from './schema.ts';
 export { didYouMean } from './suggest.ts';
 export { findTemplates } from './template.ts';
-export { isUpstream } from './validate.ts';
 export type { LineCol } from './yaml-locator.ts';

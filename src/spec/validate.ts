@@ -274,15 +274,12 @@ function checkTaskShape(id: string, task: Record<string, unknown>, add: Add): vo
   }
 }
 
-/**
- * Whether `ancestor` is a transitive upstream of task `id`. Expressions mostly name a
- * need or a need's need: walk up breadth-first and stop at the task (depth-first dives to
- * the roots first: 20 s for a 10,000-task flow). A cycle ends the walk.
- */
-export function isUpstream(
+// Expressions mostly name a need or a need's need: walk up breadth-first and stop at
+// the task (depth-first dives to the roots first: 20 s for a 10,000-task flow).
+function isUpstream(
   id: string,
   ancestor: string,
-  needsById: ReadonlyMap<string, Iterable<string>>,
+  needsById: ReadonlyMap<string, readonly string[]>,
 ): boolean {
   const seen = new Set<string>([id]);
   const queue = [id];
