@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import {
   type BenchGraph,
   layered,
@@ -75,10 +76,14 @@ interface GraphResult {
   readonly size: number;
   readonly edges: number;
   readonly baton: ToolResult;
+  /** The same run with the metadata on PostgreSQL. */
+  readonly batonPg: ToolResult;
   readonly ninja: ToolResult;
   readonly snakemake: ToolResult;
   /** Baton wall time / ninja wall time. */
   readonly ratio: number | null;
+  /** Baton on PostgreSQL / Baton on SQLite, wall time. */
+  readonly pgRatio: number | null;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -199,6 +204,58 @@ interface Context {
   readonly ninja: string | null;
   readonly snakemake: string | null;
   readonly cliExists: boolean;
+  /** Admin URL of a PostgreSQL server for `baton (pg)`, or why there is none. */
+  readonly pg: { readonly url: string } | { readonly note: string };
+}
+
+/** The server `baton (pg)` runs on: BATON_BENCH_PG_URL, BATON_TEST_PG_URL, or the local one. */
+async function findPostgres(): Promise<Context['pg']> {
+  const url =
+    process.env.BATON_BENCH_PG_URL ??
+    process.env.BATON_TEST_PG_URL ??
+    'postgres://postgres@127.0.0.1:5432/postgres';
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    await client.end();
+    return { url };
+  } catch (e) {
+    return { note: `no PostgreSQL at ${url} (${(e as Error).message}); set BATON_BENCH_PG_URL` };
+  }
+}
+
+/** A fresh database on the benchmark's PostgreSQL server, as a URL. */
+async function freshPgDatabase(admin: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** `baton run` with its metadata on PostgreSQL, a fresh database per repetition. */
+async function runBatonPg(ctx: Context, dir: string, g: BenchGraph, rep: number): Promise<Sample> {
+  if (!('url' in ctx.pg)) throw new Error(ctx.pg.note);
+  const repDir = join(dir, `baton-pg-${rep}`);
+  mkdirSync(repDir, { recursive: true });
+  const db = await freshPgDatabase(ctx.pg.url, `baton_bench_${process.pid}_${rep}`);
+  return measure({
+    label: `baton run on PostgreSQL (${g.shape}, ${g.size} tasks, repetition ${rep + 1})`,
+    ...cliCommand(ctx.opts.cli, [
+      'run',
+      join(dir, 'flow.yaml'),
+      '--parallelism',
+      String(ctx.opts.parallelism),
+      '--db',
+      db,
+    ]),
+    cwd: repDir,
+    timeoutMs: ctx.opts.timeoutMs,
+    rss: ctx.rss,
+  });
 }
 
 /** `baton run` on a fresh database per repetition. */
@@ -293,6 +350,11 @@ async function benchGraph(ctx: Context, g: BenchGraph): Promise<GraphResult> {
   const baton: ToolResult = ctx.cliExists
     ? await repeat(ctx, 'baton', runBaton, dir, g)
     : { status: 'error', note: noCli(ctx) };
+  const batonPg: ToolResult = !ctx.cliExists
+    ? { status: 'error', note: noCli(ctx) }
+    : 'url' in ctx.pg
+      ? await repeat(ctx, 'baton pg', runBatonPg, dir, g)
+      : { status: 'skipped', note: ctx.pg.note };
   const ninja: ToolResult = ctx.ninja
     ? await repeat(ctx, 'ninja', runNinja, dir, g)
     : { status: 'skipped', note: 'ninja is not on PATH (apt-get install ninja-build)' };
@@ -300,8 +362,22 @@ async function benchGraph(ctx: Context, g: BenchGraph): Promise<GraphResult> {
     ? await repeat(ctx, 'snakemake', runSnakemake, dir, g)
     : { status: 'skipped', note: 'snakemake is not on PATH' };
   const ratio = baton.wallMs !== undefined && ninja.wallMs ? baton.wallMs / ninja.wallMs : null;
+  const pgRatio =
+    baton.wallMs !== undefined && batonPg.wallMs !== undefined
+      ? batonPg.wallMs / baton.wallMs
+      : null;
   if (!ctx.opts.keep) rmSync(dir, { recursive: true, force: true });
-  return { shape: g.shape, size: g.size, edges: g.edges, baton, ninja, snakemake, ratio };
+  return {
+    shape: g.shape,
+    size: g.size,
+    edges: g.edges,
+    baton,
+    batonPg,
+    ninja,
+    snakemake,
+    ratio,
+    pgRatio,
+  };
 }
 
 /** `baton validate` on a 10,000-task layered flow (the shape with the most edges). */
@@ -376,6 +452,8 @@ function render(report: Report): string {
     'ninja',
     'ms/task',
     'baton/ninja',
+    'baton pg',
+    'pg/sqlite',
   ];
   if (withSnake) head.push('snakemake', 'ms/task');
   const rows = report.results.map((r) => {
@@ -389,6 +467,8 @@ function render(report: Report): string {
       cell(r.ninja, 'wall'),
       cell(r.ninja, 'per'),
       r.ratio !== null ? `${r.ratio.toFixed(1)}x` : '-',
+      cell(r.batonPg, 'wall'),
+      r.pgRatio !== null ? `${r.pgRatio.toFixed(2)}x` : '-',
     ];
     if (withSnake) row.push(cell(r.snakemake, 'wall'), cell(r.snakemake, 'per'));
     return row;
@@ -409,13 +489,13 @@ function render(report: Report): string {
   ];
   const notes = new Set<string>();
   for (const r of report.results) {
-    for (const t of [r.ninja, r.snakemake])
+    for (const t of [r.batonPg, r.ninja, r.snakemake])
       if (t.status === 'skipped' && t.note) notes.add(`note: ${t.note}`);
   }
   out.push(...notes);
   const errors = [
     ...report.results.flatMap((r) =>
-      (['baton', 'ninja', 'snakemake'] as const)
+      (['baton', 'batonPg', 'ninja', 'snakemake'] as const)
         .filter((t) => r[t].status === 'error')
         .map((t) => `${t} on ${r.shape} ${r.size}:\n${r[t].note}`),
     ),
@@ -476,6 +556,7 @@ async function main(): Promise<number> {
     ninja,
     snakemake,
     cliExists: existsSync(opts.cli),
+    pg: await findPostgres(),
   };
   if (!ninja) progress('note: ninja is not on PATH, skipping it (apt-get install ninja-build)');
   if (!ctx.cliExists) progress(`note: ${noCli(ctx)}; only the other tools run`);

@@ -2,17 +2,21 @@
  * The scheduler's hot path on SQLite: 10,000 task runs × 3 transitions
  * (pending → queued → running → success), written in batches of 2–4 moves, each batch
  * one transaction. Run: `node bench/store-write-batch.ts [tasks]`; BENCH_BATCH=50 for a
- * fixed batch size, BENCH_MEMORY=1 for `:memory:` (no file I/O).
+ * fixed batch size, BENCH_MEMORY=1 for `:memory:` (no file I/O), BENCH_DB=postgres://…
+ * for PostgreSQL (any database; the run gets a fresh id).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteStore, type TaskRunWrite, type TaskState } from '../src/store/index.ts';
+import { openStore, SqliteStore, type TaskRunWrite, type TaskState } from '../src/store/index.ts';
 
 const taskCount = Number(process.argv[2] ?? 10_000);
 const batchSize = process.env.BENCH_BATCH ? Number(process.env.BENCH_BATCH) : undefined;
 const dir = mkdtempSync(join(tmpdir(), 'baton-bench-'));
-const store = new SqliteStore(process.env.BENCH_MEMORY ? ':memory:' : join(dir, 'bench.db'));
+const store = process.env.BENCH_DB
+  ? await openStore(process.env.BENCH_DB)
+  : new SqliteStore(process.env.BENCH_MEMORY ? ':memory:' : join(dir, 'bench.db'));
+const runId = `r${Date.now()}`;
 try {
   await store.migrate();
   const v = await store.saveFlowVersion({
@@ -23,7 +27,7 @@ try {
     spec: { flow: 'bench', schedule: [], catchup: false, maxActiveRuns: 1, params: {}, tasks: [] },
   });
   const tasks = Array.from({ length: taskCount }, (_, i) => ({
-    runId: 'r',
+    runId,
     taskId: `t${i}`,
     mapIndex: -1,
     attempt: 1,
@@ -31,9 +35,9 @@ try {
   }));
   const base = { flow: 'bench', flowVersionId: v.id, trigger: 'manual', runKey: null } as const;
   let t0 = performance.now();
-  await store.createRun({ ...base, id: 'r', logicalDate: 0, params: {}, baseDir: '/' }, tasks);
+  await store.createRun({ ...base, id: runId, logicalDate: 0, params: {}, baseDir: '/' }, tasks);
   const createMs = performance.now() - t0;
-  const ids = (await store.listTaskRuns('r')).map((r) => r.id);
+  const ids = (await store.listTaskRuns(runId)).map((r) => r.id);
 
   const steps: ReadonlyArray<
     readonly [

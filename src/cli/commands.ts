@@ -5,7 +5,9 @@ import { init, initCommand } from './init.ts';
 import { logs, logsCommand } from './logs.ts';
 import { run, runCommand } from './run.ts';
 import { runs, runsCommand } from './runs.ts';
+import { scheduler, schedulerCommand } from './scheduler.ts';
 import { show, showCommand } from './show.ts';
+import { trigger, triggerCommand } from './trigger.ts';
 import { validate, validateCommand } from './validate.ts';
 
 /** A command's implementation: returns the exit status. */
@@ -16,6 +18,8 @@ export const COMMANDS: [CommandDef, Handler][] = [
   [initCommand, init],
   [validateCommand, validate],
   [runCommand, run],
+  [triggerCommand, trigger],
+  [schedulerCommand, scheduler],
   [runsCommand, runs],
   [showCommand, show],
   [logsCommand, logs],

@@ -9,7 +9,12 @@ export function exitCodeFor(e: unknown): number {
       case 'expr':
         return 2;
       case 'store':
-        return e.code === 'store.not_found' || e.code === 'store.url' ? 2 : 1;
+        return e.code === 'store.not_found' ||
+          e.code === 'store.url' ||
+          e.code === 'store.migration' ||
+          e.code === 'store.unavailable'
+          ? 2
+          : 1;
       default:
         return 1;
     }

@@ -5,7 +5,15 @@ import {
   type Executor,
   withTimeouts,
 } from '../executors/index.ts';
-import { createRun, driveRun, saveFlow } from '../scheduler/index.ts';
+import {
+  createRun,
+  DEFAULT_LEASE_MS,
+  deadOnThisHost,
+  driveRun,
+  driverId,
+  holdRunLease,
+  saveFlow,
+} from '../scheduler/index.ts';
 import {
   type FlowSpec,
   formatDuration,
@@ -88,6 +96,11 @@ export async function run(values: Record<string, unknown>, positionals: string[]
 
   let store: Store | undefined;
   let executor: Executor | undefined;
+  let lease: { stop(): Promise<void> } | undefined;
+  // This process drives its run under a lease like any scheduler, so a scheduler sharing
+  // the database leaves the run alone, and adopts it if this process dies.
+  const owner = driverId('run');
+  const leaseMs = DEFAULT_LEASE_MS;
   try {
     // Load and check everything the user gave before touching the database.
     const loaded = resumeId ? undefined : await findFlow(project, positionals[0] as string);
@@ -106,6 +119,7 @@ export async function run(values: Record<string, unknown>, positionals: string[]
         params,
         baseDir: loaded.baseDir,
         trigger: 'manual',
+        owner: { id: owner, leaseMs },
       });
       spec = loaded.spec;
     } else {
@@ -122,7 +136,20 @@ export async function run(values: Record<string, unknown>, positionals: string[]
         throw new NotFoundError(
           `flow version ${found.flowVersionId} of run ${found.id} is missing`,
         );
-      runRow = found;
+      const [claimed] = await store.claimRuns({
+        owner,
+        leaseMs,
+        limit: 1,
+        runId: found.id,
+        deadOwners: deadOnThisHost(await store.listSchedulers(), owner),
+      });
+      if (!claimed) {
+        throw new UsageError(
+          `run ${found.id} is being driven by ${found.owner} (its lease runs until ${new Date(found.leaseUntil ?? 0).toISOString()}); ` +
+            'stop that process, or wait for its lease to run out, then resume',
+        );
+      }
+      runRow = claimed;
       spec = version.spec;
       await store.addEvent(found.id, 'resumed', { pid: process.pid }, Date.now());
     }
@@ -150,7 +177,11 @@ export async function run(values: Record<string, unknown>, positionals: string[]
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigint);
     const started = Date.now();
+    lease = await holdRunLease(store, owner, runRow.id, leaseMs, () => {
+      process.stderr.write(`\nrun ${runRow.id} was claimed by another process; leaving it to it\n`);
+    });
     const { state } = await driveRun({
+      fence: { runId: runRow.id, owner, epoch: runRow.ownerEpoch, leaseMs },
       store,
       executor,
       run: runRow,
@@ -187,6 +218,7 @@ export async function run(values: Record<string, unknown>, positionals: string[]
     }
     return exitCodeOf(state);
   } finally {
+    await lease?.stop();
     // Only after every result is committed: closing lets the executor drop its journals.
     await executor?.close();
     await store?.close();

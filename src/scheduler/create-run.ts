@@ -31,6 +31,8 @@ export interface CreateRunInput {
   readonly logicalDate?: number;
   readonly runKey?: string | null;
   readonly now?: number;
+  /** Created already claimed by this process (`baton run` drives its own run). */
+  readonly owner?: { readonly id: string; readonly leaseMs: number };
 }
 
 /**
@@ -50,6 +52,7 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Ru
       logicalDate: input.logicalDate ?? now,
       params: input.params,
       baseDir: input.baseDir,
+      ...(input.owner ? { owner: input.owner } : {}),
     },
     input.version.spec.tasks.map((t) => ({
       runId: id,

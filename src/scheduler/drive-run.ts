@@ -1,6 +1,6 @@
-import type { Executor, ResolvedTask } from '../executors/index.ts';
+import type { Executor, ExecutorEvent, ResolvedTask } from '../executors/index.ts';
 import type { FlowSpec } from '../spec/index.ts';
-import type { Run, RunState, Store } from '../store/index.ts';
+import type { Fence, Run, RunState, Store } from '../store/index.ts';
 import { RunController, type RunProgress } from './run-controller.ts';
 
 export interface DriveRunOptions {
@@ -16,16 +16,36 @@ export interface DriveRunOptions {
   readonly signal?: AbortSignal;
   /** Called once the controller exists (e.g. to show how many attempts are running). */
   readonly onController?: (c: RunController) => void;
+  /** The lease the run is driven under (see RunControllerOptions.fence). */
+  readonly fence?: Fence;
 }
 
 /**
- * Runs one run to its end in this process with one executor: rebuilds state from the
- * store (so it also resumes a run an earlier process left), adopts attempts still marked
- * running, and feeds executor events to the controller. Resolves with the final state.
+ * Runs one run to its end in this process with one executor of its own: rebuilds state
+ * from the store (so it also resumes a run an earlier process left), adopts attempts
+ * still marked running, and feeds executor events to the controller. Resolves with the
+ * final state.
  */
 export async function driveRun(
   opts: DriveRunOptions,
 ): Promise<{ state: RunState; controller: RunController }> {
+  const controller = await prepareRun(opts);
+  const pump = pumpEvents(opts.executor, (ev) => controller.onExecutorEvent(ev));
+  try {
+    const state = await Promise.race([
+      runToEnd(controller, opts),
+      pump.done.then(() => controller.done),
+    ]);
+    return { state, controller };
+  } finally {
+    pump.stop();
+  }
+}
+
+/** The controller of a run, with the latest asset metadata its expressions may read. */
+export async function prepareRun(
+  opts: Omit<DriveRunOptions, 'signal' | 'onController'>,
+): Promise<RunController> {
   const { store, executor, run } = opts;
   const slots = executor.capacity().totalSlots;
   const controller = new RunController(run, opts.spec, {
@@ -34,22 +54,52 @@ export async function driveRun(
     parallelism: Math.max(1, Math.min(opts.parallelism ?? slots, slots)),
     runsDir: opts.runsDir,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.fence ? { fence: opts.fence } : {}),
   });
   const latestAssets: Record<string, Record<string, unknown>> = {};
   for (const a of await store.latestAssetEvents()) latestAssets[a.asset] = { ...a.metadata };
   controller.seedAssets(latestAssets);
-  opts.onController?.(controller);
+  return controller;
+}
 
+/**
+ * Feeds an executor's events to `route` until stopped. One pump per executor: its event
+ * stream has a single consumer, however many runs share the executor.
+ */
+export function pumpEvents(
+  executor: Executor,
+  route: (ev: ExecutorEvent) => void,
+): { done: Promise<void>; stop: () => void } {
   const iterator = executor.events()[Symbol.asyncIterator]();
   let stopped = false;
-  const pump = (async () => {
+  const done = (async () => {
     while (!stopped) {
       const next = await iterator.next();
       if (next.done) break;
-      controller.onExecutorEvent(next.value);
+      route(next.value);
     }
   })();
+  return {
+    done,
+    stop() {
+      stopped = true;
+      void iterator.return?.();
+    },
+  };
+}
 
+/**
+ * Starts a prepared controller on the run's rows, asks the executor about every attempt
+ * found running (adopting, recording what finished meanwhile, relaunching what never
+ * started, failing what is lost), and resolves with the run's final state.
+ */
+export async function runToEnd(
+  controller: RunController,
+  opts: Pick<DriveRunOptions, 'store' | 'executor' | 'signal' | 'onController'>,
+): Promise<RunState> {
+  const { store, executor } = opts;
+  const run = controller.run;
+  opts.onController?.(controller);
   const onAbort = () => controller.cancel();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -81,11 +131,8 @@ export async function driveRun(
         Date.now(),
       );
     }
-    const state = await Promise.race([controller.done, pump.then(() => controller.done)]);
-    return { state, controller };
+    return await controller.done;
   } finally {
-    stopped = true;
     opts.signal?.removeEventListener('abort', onAbort);
-    void iterator.return?.();
   }
 }

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import type { ExecutorEvent, FinishReason, ResolvedTask } from '../executors/index.ts';
-import type { ExprContext, FlowSpec, TaskSpec } from '../spec/index.ts';
+import { BatonError, type ExprContext, type FlowSpec, type TaskSpec } from '../spec/index.ts';
 import {
   attemptFiles,
   type FailureReason,
+  type Fence,
   type Run,
   type RunState,
   runDir,
@@ -40,7 +41,8 @@ interface Unit {
   outputs: Record<string, unknown> | null;
   retryAt?: number | null;
   retryTimer?: NodeJS.Timeout | undefined;
-  launchedAt?: number;
+  /** When the executor reported the attempt's process started (its clock, ms). */
+  ranFrom?: number;
 }
 
 /** A task of the flow, with the counters that make readiness O(edges). */
@@ -84,13 +86,20 @@ export interface RunControllerOptions {
   readonly parallelism: number;
   /**
    * How many attempts beyond `parallelism` may be handed to the executor ahead of time
-   * while tasks are short (see `#limit`). Default: 4 × parallelism.
+   * while tasks are short (see `#limit`). Default: 4 × parallelism, more while the
+   * database's commits take longer than a few tasks.
    */
   readonly lookahead?: number;
   /** Root of the attempt directories (`.baton/runs`). */
   readonly runsDir: string;
   readonly onProgress?: (p: RunProgress) => void;
   readonly now?: () => number;
+  /**
+   * The lease this controller drives the run under: every write carries it, and the first
+   * write refused for it (another process claimed the run) stops the controller with
+   * `LostOwnershipError`, leaving running attempts alone for the new owner to adopt.
+   */
+  readonly fence?: Fence;
 }
 
 /** A batch write found the database in a state this controller did not expect. */
@@ -117,7 +126,10 @@ export class RunController {
   #base: ExprContext;
   #writes: TaskRunWrite[] = [];
   #after: (((applied: boolean, id: number) => void) | undefined)[] = [];
-  readonly #lookahead: number;
+  /** Fixed by the caller, else adaptive (see `#limit`). */
+  readonly #lookahead: number | undefined;
+  /** Moving average of a batch commit, in ms. */
+  #avgFlushMs = 0;
   /** Moving average of how long an attempt takes from hand-off to finish, in ms. */
   #avgAttemptMs = Number.POSITIVE_INFINITY;
   #finalNodes = 0;
@@ -136,7 +148,7 @@ export class RunController {
     this.run = run;
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
-    this.#lookahead = opts.lookahead ?? 4 * opts.parallelism;
+    this.#lookahead = opts.lookahead;
     this.#facts = {
       runId: run.id,
       flow: run.flow,
@@ -150,6 +162,9 @@ export class RunController {
       this.#resolveDone = res;
       this.#rejectDone = rej;
     });
+    // A run abandoned before anyone awaits `done` must not crash the process as an
+    // unhandled rejection; whoever awaits it still gets the error.
+    this.done.catch(() => {});
     spec.tasks.forEach((t, order) => {
       const node: TaskNode = {
         spec: t,
@@ -189,7 +204,9 @@ export class RunController {
    */
   async start(rows: readonly TaskRun[]): Promise<TaskRun[]> {
     if (this.run.state === 'queued')
-      await this.#opts.store.moveRun(this.run.id, 'queued', 'running', this.#now());
+      await this.#fenced(() =>
+        this.#opts.store.moveRun(this.run.id, 'queued', 'running', this.#now(), this.#opts.fence),
+      );
     // Every attempt's log and output file lives flat in this one folder (see attemptFiles).
     mkdirSync(runDir(this.#opts.runsDir, this.run.id), { recursive: true });
     const latest = new Map<string, TaskRun>();
@@ -255,6 +272,7 @@ export class RunController {
     const unit = this.#units.get(ev.taskRunId);
     if (!unit) return false;
     if (ev.type === 'started') {
+      unit.ranFrom = ev.at;
       this.#write({
         kind: 'patch',
         id: unit.rowId,
@@ -262,6 +280,14 @@ export class RunController {
         patch: { handle: ev.handle },
       });
     } else if (unit.state === 'running') {
+      // How long the task itself ran, from the executor's own reports: what the database
+      // adds around it must not make short tasks look long (see `#limit`).
+      if (unit.ranFrom !== undefined) {
+        const took = Math.max(0, ev.at - unit.ranFrom);
+        this.#avgAttemptMs = Number.isFinite(this.#avgAttemptMs)
+          ? this.#avgAttemptMs * 0.9 + took * 0.1
+          : took;
+      }
       this.#finishUnit(unit, ev.exitCode, ev.reason, ev.message ?? null, ev.signal);
     }
     this.#kick();
@@ -512,12 +538,6 @@ export class RunController {
   ): void {
     this.#inFlight--;
     unit.node.running--;
-    if (unit.launchedAt !== undefined) {
-      const took = performance.now() - unit.launchedAt;
-      this.#avgAttemptMs = Number.isFinite(this.#avgAttemptMs)
-        ? this.#avgAttemptMs * 0.9 + took * 0.1
-        : took;
-    }
     const files = this.#files(unit);
     let state: TaskState;
     const patch: { -readonly [K in keyof TaskRunPatch]: TaskRunPatch[K] } = { exitCode };
@@ -698,7 +718,6 @@ export class RunController {
       }
       this.#inFlight++;
       node.running++;
-      unit.launchedAt = performance.now();
       this.#moveUnit(unit, 'queued', 'running', {
         startedAt: this.#now(),
         resolved: { ...task, item: unit.item },
@@ -710,7 +729,7 @@ export class RunController {
 
   /**
    * Most attempts handed to the executor at once. While attempts are short (under 20 ms
-   * on average) a few more than `parallelism` are handed over ahead of time to wait in
+   * on average, from their start to their end as the executor reports them) a few more than `parallelism` are handed over ahead of time to wait in
    * the executor's queue: it starts the next one the moment a slot frees instead of after
    * a round trip through this controller and the database, and one transaction records
    * several launches: a 10,000-task run of `true` at 2 slots took 11.9 s with it and
@@ -718,7 +737,14 @@ export class RunController {
    * running for an hour while it waits would mislead, so then it is off.
    */
   get #limit(): number {
-    return this.#opts.parallelism + (this.#avgAttemptMs < 20 ? this.#lookahead : 0);
+    const p = this.#opts.parallelism;
+    if (!(this.#avgAttemptMs < 20)) return p;
+    if (this.#lookahead !== undefined) return p + this.#lookahead;
+    // Enough queued in the executor to keep every slot busy through one commit: on
+    // PostgreSQL a commit can take as long as ten short tasks (a 1,000-task wide run went
+    // from 51 s to 12 s when the look-ahead stopped counting commit time as task time).
+    const perSlot = Math.ceil(this.#avgFlushMs / Math.max(this.#avgAttemptMs, 1));
+    return p + p * Math.min(32, Math.max(4, perSlot));
   }
 
   /** Hands an attempt to the executor; a failure to launch fails the attempt, not the run. */
@@ -748,7 +774,11 @@ export class RunController {
       const after = this.#after;
       this.#writes = [];
       this.#after = [];
-      const res = await this.#opts.store.writeBatch(writes, this.#now());
+      const t0 = performance.now();
+      const res = await this.#fenced(() =>
+        this.#opts.store.writeBatch(writes, this.#now(), this.#opts.fence),
+      );
+      this.#avgFlushMs = this.#avgFlushMs * 0.9 + (performance.now() - t0) * 0.1;
       for (let i = 0; i < writes.length; i++) {
         const w = writes[i] as TaskRunWrite;
         if (!res.applied[i] && (w.kind === 'move' || w.kind === 'patch')) {
@@ -762,6 +792,7 @@ export class RunController {
   }
 
   #kick(): void {
+    if (this.#failure) return;
     if (this.#ticking) {
       this.#again = true;
       return;
@@ -799,9 +830,31 @@ export class RunController {
     else if (this.#nodes.some((n) => n.state === 'failed' || n.state === 'upstream_failed'))
       state = 'failed';
     await this.#flush();
-    await this.#opts.store.moveRun(this.run.id, 'running', state, this.#now());
+    await this.#fenced(() =>
+      this.#opts.store.moveRun(this.run.id, 'running', state, this.#now(), this.#opts.fence),
+    );
     this.#opts.onProgress?.({ type: 'run', state });
     this.#resolveDone(state);
+  }
+
+  /** Runs a fenced store write; a refused fence becomes `LostOwnershipError`. */
+  async #fenced<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (e) {
+      if (e instanceof BatonError && e.code === 'store.fenced') {
+        throw new LostOwnershipError(`run ${this.run.id}: ${e.message}`, { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Stops driving the run without touching its attempts: another process now owns it
+   * (its heartbeat no longer lists the run). `done` rejects with `LostOwnershipError`.
+   */
+  abandon(why: string): void {
+    this.#fail(new LostOwnershipError(`run ${this.run.id}: ${why}`));
   }
 
   #fail(e: Error): void {

@@ -23,6 +23,9 @@ export type ErrorCode =
   | 'store.migration'
   | 'store.busy'
   | 'store.database'
+  | 'store.unavailable'
+  | 'store.fenced'
+  | 'store.copy'
   | 'executor.launch'
   | 'executor.unavailable'
   | 'task.failed'
@@ -87,6 +90,16 @@ export class NotFoundError extends BatonError {
 export class ConflictError extends BatonError {
   constructor(message: string, details: Readonly<Record<string, unknown>> = {}) {
     super('store.conflict', message, details);
+  }
+}
+
+/**
+ * A write carried a fence (owner and epoch of a run's lease) that no longer holds: another
+ * process claimed the run. Nothing was written; the writer must stop driving the run.
+ */
+export class FencedError extends BatonError {
+  constructor(message: string, details: Readonly<Record<string, unknown>> = {}) {
+    super('store.fenced', message, details);
   }
 }
 

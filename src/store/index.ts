@@ -2,9 +2,15 @@
  * The store's public surface: the `Store` interface and its row types, `openStore` for a
  * database URL, and the file-based log store. Other folders import only from here.
  */
+export { type CopyReport, copyStore, isCopyable, TABLES } from './copy.ts';
 export { attemptFiles, DEFAULT_LOG_READ_BYTES, FileLogStore, runDir } from './file-log-store.ts';
 export type { LogChunk, LogRef, LogStore } from './log-store.ts';
-export { openStore, redactUrl, sqlitePath } from './open.ts';
+export { type OpenStoreOptions, openStore, redactUrl, sqlitePath } from './open.ts';
+export {
+  type ConnectionEvent,
+  PostgresStore,
+  type PostgresStoreOptions,
+} from './postgres/postgres-store.ts';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.ts';
 export type { MigrationReport, Store } from './store.ts';
 export * from './types.ts';

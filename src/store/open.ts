@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { BatonError } from '../spec/index.ts';
+import { type ConnectionEvent, PostgresStore } from './postgres/postgres-store.ts';
 import { SqliteStore } from './sqlite/sqlite-store.ts';
 import type { Store } from './store.ts';
 
@@ -39,19 +40,29 @@ export function sqlitePath(url: string, cwd: string = process.cwd()): string {
   return resolve(cwd, path);
 }
 
+export interface OpenStoreOptions {
+  /** PostgreSQL: told when the server becomes unreachable and when it is back. */
+  readonly onConnection?: (event: ConnectionEvent) => void;
+  /** PostgreSQL: most connections of this process (default 4). */
+  readonly poolSize?: number;
+}
+
 /**
  * Opens the store a URL names, creating a SQLite file's parent directory if needed.
- * Does not migrate: call `store.migrate()` once at start. PostgreSQL URLs are recognised
- * and refused until that backend lands (issue 4).
+ * Does not migrate: call `store.migrate()` once at start.
  */
-export async function openStore(url: string): Promise<Store> {
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   if (/^postgres(ql)?:\/\//i.test(url)) {
-    throw new BatonError(
-      'store.url',
-      `PostgreSQL support is not in this build yet (issue 4): cannot open ${redactUrl(url)}; ` +
-        'use a SQLite URL such as sqlite:.baton/baton.db',
-      { url: redactUrl(url) },
-    );
+    try {
+      new URL(url);
+    } catch {
+      throw new BatonError(
+        'store.url',
+        `"${redactUrl(url)}" is not a valid PostgreSQL URL; use postgres://user:password@host:5432/database`,
+        { url: redactUrl(url) },
+      );
+    }
+    return new PostgresStore(url, redactUrl(url), options);
   }
   const path = sqlitePath(url);
   if (path !== ':memory:') {

@@ -8,14 +8,19 @@
 import type {
   AssetEvent,
   BatchResult,
+  ClaimRequest,
+  Fence,
   FlowVersion,
+  Lease,
   NewFlowVersion,
   NewRun,
+  NewScheduler,
   NewTaskRun,
   Run,
   RunEvent,
   RunFilter,
   RunState,
+  SchedulerInfo,
   TaskRun,
   TaskRunWrite,
 } from './types.ts';
@@ -36,6 +41,8 @@ export interface Store {
   /** Stores a flow version; idempotent on (flow, hash): the same spec twice is one version. */
   saveFlowVersion(v: NewFlowVersion): Promise<FlowVersion>;
   getFlowVersion(id: number): Promise<FlowVersion | undefined>;
+  /** The newest stored version of a flow, if any. */
+  latestFlowVersion(flow: string): Promise<FlowVersion | undefined>;
 
   /**
    * Creates the run (state `queued`), its initial task runs and a `run_created` event in
@@ -48,9 +55,10 @@ export interface Store {
   listRuns(filter?: RunFilter): Promise<Run[]>;
   /**
    * Compare-and-set on the run's state; sets startedAt/endedAt as the states imply and, if
-   * it applied, appends a `transition` event with `taskRunId: null`.
+   * it applied, appends a `transition` event with `taskRunId: null`. A `fence` as in
+   * `writeBatch`.
    */
-  moveRun(id: string, from: RunState, to: RunState, at: number): Promise<boolean>;
+  moveRun(id: string, from: RunState, to: RunState, at: number, fence?: Fence): Promise<boolean>;
 
   /** Every task run of a run, every attempt, ordered by id. */
   listTaskRuns(runId: string): Promise<TaskRun[]>;
@@ -60,10 +68,11 @@ export interface Store {
    * This is the scheduler's hot path: call it with every transition of one tick.
    * A move or patch that finds the row in another state is reported unapplied; an insert
    * that breaks the unique key fails the whole batch (`store.conflict`) and nothing of it
-   * is written. Move events have kind `transition` and detail `{reason, exitCode}` when
+   * is written. With a `fence`, nothing is written unless the run is still owned at that
+   * epoch (`store.fenced`), and the lease is renewed. Move events have kind `transition` and detail `{reason, exitCode}` when
    * the patch sets them. Patch fields left `undefined` are not touched; `null` clears.
    */
-  writeBatch(writes: readonly TaskRunWrite[], at: number): Promise<BatchResult>;
+  writeBatch(writes: readonly TaskRunWrite[], at: number, fence?: Fence): Promise<BatchResult>;
 
   listEvents(runId: string): Promise<RunEvent[]>;
   /** Appends a run-level event (cancel requested, resumed, …). */
@@ -76,4 +85,33 @@ export interface Store {
   listAssetEvents(asset?: string): Promise<AssetEvent[]>;
   /** The newest event of every asset (one per asset key), by asset key. */
   latestAssetEvents(): Promise<AssetEvent[]>;
+
+  // --- ownership: leases on runs, heartbeats of the processes that hold them ------------
+
+  /** Records (or refreshes) a process that drives runs; its heartbeat starts now. */
+  registerScheduler(s: NewScheduler): Promise<void>;
+  /**
+   * Beats the heart of a registered process (with what it reports about itself) and
+   * renews the lease of every unfinished run it still owns; returns those runs. A run
+   * missing from the answer was claimed by someone else: stop driving it.
+   */
+  heartbeat(
+    id: string,
+    leaseMs: number,
+    info?: Readonly<Record<string, unknown>>,
+  ): Promise<Lease[]>;
+  /**
+   * Claims unfinished runs nobody holds (no owner, an expired lease, or a dead owner),
+   * oldest first: each gets the new owner, the next epoch and a lease of `leaseMs` from the
+   * database's clock. On PostgreSQL concurrent claimers skip each other's rows.
+   */
+  claimRuns(req: ClaimRequest): Promise<Run[]>;
+  /** Gives up the leases of these runs (all of the owner's when omitted) for others to claim. */
+  releaseRuns(owner: string, runIds?: readonly string[]): Promise<number>;
+  /** Marks a process stopped (after it released its runs). */
+  stopScheduler(id: string): Promise<void>;
+  /** Every registered process, most recent heartbeat first. */
+  listSchedulers(): Promise<SchedulerInfo[]>;
+  /** The database's clock (ms): leases are measured by it, never by a scheduler's. */
+  now(): Promise<number>;
 }

@@ -81,6 +81,12 @@ export interface Run {
   readonly createdAt: number;
   readonly startedAt: number | null;
   readonly endedAt: number | null;
+  /** The scheduler (or `baton run` process) that drives it, while it holds the lease. */
+  readonly owner: string | null;
+  /** Incremented by every claim: the fencing token a stale owner's writes fail on. */
+  readonly ownerEpoch: number;
+  /** The owner's lease ends then (database clock, ms); another scheduler may claim it after. */
+  readonly leaseUntil: number | null;
 }
 
 export interface NewRun {
@@ -94,6 +100,65 @@ export interface NewRun {
   readonly baseDir: string;
   /** When the run was created (ms); defaults to the store's clock (`Date.now()`). */
   readonly createdAt?: number;
+  /** Created already claimed (epoch 1) by this owner, e.g. the `baton run` that drives it. */
+  readonly owner?: { readonly id: string; readonly leaseMs: number };
+}
+
+/**
+ * Proof of ownership carried by every write of a run's driver: the write applies only
+ * while the run is still owned by `owner` at `epoch`, and renews the lease by `leaseMs`.
+ */
+export interface Fence {
+  readonly runId: string;
+  readonly owner: string;
+  readonly epoch: number;
+  readonly leaseMs: number;
+}
+
+/** A run held by a lease: what `heartbeat` renews and `claimRuns` hands out. */
+export interface Lease {
+  readonly runId: string;
+  readonly epoch: number;
+}
+
+export interface ClaimRequest {
+  readonly owner: string;
+  readonly leaseMs: number;
+  /** Most runs to claim in this call. */
+  readonly limit: number;
+  /**
+   * Owners known to be dead although their leases still run (a process on this host that
+   * no longer exists): their runs are claimed at once instead of after the lease.
+   */
+  readonly deadOwners?: readonly string[];
+  /** Claim only this run (e.g. `baton run --resume`). */
+  readonly runId?: string;
+  /**
+   * Claim only runs in this state: `running` ones are orphans whose attempts need adopting
+   * at once; `queued` ones can wait for a scheduler with free slots. Default both.
+   */
+  readonly state?: 'queued' | 'running';
+}
+
+/** A process that drives runs: a `baton scheduler`, or a `baton run` driving its own run. */
+export interface SchedulerInfo {
+  readonly id: string;
+  readonly kind: 'scheduler' | 'run';
+  readonly host: string;
+  readonly pid: number;
+  readonly startedAt: number;
+  readonly heartbeatAt: number;
+  /** Set when it stopped cleanly (its runs were released). */
+  readonly stoppedAt: number | null;
+  /** What it last reported about itself (slots, queued, running, …). */
+  readonly info: Readonly<Record<string, unknown>> | null;
+}
+
+export interface NewScheduler {
+  readonly id: string;
+  readonly kind: 'scheduler' | 'run';
+  readonly host: string;
+  readonly pid: number;
 }
 
 /**

@@ -145,6 +145,22 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
       assert.equal(await store.getFlowVersion(v2.id + other.id + 1000), undefined);
     });
 
+    it('latestFlowVersion is the newest version of that flow only', async (t) => {
+      const store = await fresh(t);
+      assert.equal(await store.latestFlowVersion('sales'), undefined);
+      await flowVersion(store, 'sales');
+      await store.saveFlowVersion({
+        flow: 'sales',
+        hash: 'second',
+        sourcePath: '/p/sales.yaml',
+        sourceText: 'flow: sales # v2\n',
+        spec: sampleSpec('sales'),
+      });
+      await flowVersion(store, 'other');
+      const latest = await store.latestFlowVersion('sales');
+      assert.deepEqual([latest?.version, latest?.hash], [2, 'second']);
+    });
+
     it('createRun stores the run queued, its task runs and a run_created event', async (t) => {
       const store = await fresh(t);
       const fv = await flowVersion(store);
@@ -543,6 +559,141 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
         resources: { memoryBytes: 2 ** 40 },
       });
       assert.deepEqual((await store.getFlowVersion(fv))?.spec, sampleSpec('sales'));
+    });
+
+    describe('run leases', () => {
+      const lease = 60_000;
+      const fenceOf = (runId: string, owner: string, epoch: number) => ({
+        runId,
+        owner,
+        epoch,
+        leaseMs: lease,
+      });
+
+      it('a run created with an owner is held at epoch 1 with a lease from now', async (t) => {
+        const store = await fresh(t);
+        const fv = await flowVersion(store);
+        const before = await store.now();
+        const { run } = await store.createRun(
+          newRun('r1', fv, { owner: { id: 'cli-1', leaseMs: lease } }),
+          [],
+        );
+        assert.equal(run.owner, 'cli-1');
+        assert.equal(run.ownerEpoch, 1);
+        assert.ok((run.leaseUntil ?? 0) >= before + lease);
+        const unowned = (await store.createRun(newRun('r2', fv), [])).run;
+        assert.deepEqual([unowned.owner, unowned.ownerEpoch, unowned.leaseUntil], [null, 0, null]);
+      });
+
+      it('claims unowned unfinished runs oldest first, up to the limit, each at the next epoch', async (t) => {
+        const store = await fresh(t);
+        const fv = await flowVersion(store);
+        await store.createRun(newRun('late', fv, { createdAt: 3000 }), []);
+        await store.createRun(newRun('early', fv, { createdAt: 1000 }), []);
+        await store.createRun(newRun('mid', fv, { createdAt: 2000 }), []);
+        await store.createRun(newRun('done', fv, { createdAt: 500 }), []);
+        await store.moveRun('done', 'queued', 'cancelled', 600);
+        const first = await store.claimRuns({ owner: 'a', leaseMs: lease, limit: 2 });
+        assert.deepEqual(
+          first.map((r) => [r.id, r.owner, r.ownerEpoch]),
+          [
+            ['early', 'a', 1],
+            ['mid', 'a', 1],
+          ],
+        );
+        const second = await store.claimRuns({ owner: 'b', leaseMs: lease, limit: 10 });
+        assert.deepEqual(
+          second.map((r) => r.id),
+          ['late'],
+        );
+        assert.deepEqual(await store.claimRuns({ owner: 'c', leaseMs: lease, limit: 10 }), []);
+      });
+
+      it('an expired lease or a dead owner lets another claim the run, at a higher epoch', async (t) => {
+        const store = await fresh(t);
+        const fv = await flowVersion(store);
+        await store.createRun(newRun('r1', fv), []);
+        await store.createRun(newRun('r2', fv), []);
+        await store.claimRuns({ owner: 'a', leaseMs: -1, limit: 1, runId: 'r1' }); // already over
+        await store.claimRuns({ owner: 'b', leaseMs: lease, limit: 1, runId: 'r2' });
+        const claimed = await store.claimRuns({
+          owner: 'c',
+          leaseMs: lease,
+          limit: 10,
+          deadOwners: ['b'],
+        });
+        assert.deepEqual(
+          claimed.map((r) => [r.id, r.owner, r.ownerEpoch]),
+          [
+            ['r1', 'c', 2],
+            ['r2', 'c', 2],
+          ],
+        );
+      });
+
+      it('a fenced write applies only for the current owner and epoch, and renews the lease', async (t) => {
+        const store = await fresh(t);
+        const [a] = await runWithTasks(store);
+        const [mine] = await store.claimRuns({ owner: 'a', leaseMs: 1000, limit: 1 });
+        assert.equal(mine?.ownerEpoch, 1);
+        const move: TaskRunWrite = { kind: 'move', id: a, from: 'pending', to: 'queued' };
+        const ok = await store.writeBatch([move], 10, fenceOf('r1', 'a', 1));
+        assert.deepEqual(ok.applied, [true]);
+        assert.ok(((await store.getRun('r1'))?.leaseUntil ?? 0) > (mine?.leaseUntil ?? 0));
+        // Released and claimed by b: a's next write must change nothing.
+        await store.releaseRuns('a');
+        await store.claimRuns({ owner: 'b', leaseMs: lease, limit: 1 });
+        const back: TaskRunWrite = { kind: 'move', id: a, from: 'queued', to: 'running' };
+        await assert.rejects(store.writeBatch([back], 11, fenceOf('r1', 'a', 1)), {
+          code: 'store.fenced',
+        });
+        await assert.rejects(store.moveRun('r1', 'queued', 'running', 11, fenceOf('r1', 'a', 1)), {
+          code: 'store.fenced',
+        });
+        assert.equal((await store.getTaskRun(a))?.state, 'queued');
+        assert.equal((await store.getRun('r1'))?.state, 'queued');
+        // Even the same owner with a stale epoch is refused.
+        await store.releaseRuns('b');
+        await store.claimRuns({ owner: 'a', leaseMs: lease, limit: 1 });
+        await assert.rejects(store.writeBatch([back], 12, fenceOf('r1', 'a', 1)), {
+          code: 'store.fenced',
+        });
+        assert.deepEqual((await store.writeBatch([back], 12, fenceOf('r1', 'a', 3))).applied, [
+          true,
+        ]);
+      });
+
+      it('heartbeat renews the owner’s unfinished runs and leaves out those it lost', async (t) => {
+        const store = await fresh(t);
+        const fv = await flowVersion(store);
+        await store.registerScheduler({ id: 'a', kind: 'scheduler', host: 'h1', pid: 11 });
+        for (const id of ['r1', 'r2', 'r3']) await store.createRun(newRun(id, fv), []);
+        await store.claimRuns({ owner: 'a', leaseMs: -1, limit: 3 });
+        await store.moveRun('r3', 'queued', 'cancelled', 5);
+        await store.claimRuns({ owner: 'b', leaseMs: lease, limit: 1, runId: 'r2' });
+        const held = await store.heartbeat('a', lease, { slots: 4, running: 2 });
+        assert.deepEqual(held, [{ runId: 'r1', epoch: 1 }]);
+        assert.ok(((await store.getRun('r1'))?.leaseUntil ?? 0) > (await store.now()));
+        const [info] = await store.listSchedulers();
+        assert.deepEqual(
+          [info?.id, info?.kind, info?.host, info?.pid, info?.stoppedAt],
+          ['a', 'scheduler', 'h1', 11, null],
+        );
+        assert.deepEqual(info?.info, { slots: 4, running: 2 });
+      });
+
+      it('released runs are claimable at once; a stopped scheduler is marked', async (t) => {
+        const store = await fresh(t);
+        const fv = await flowVersion(store);
+        await store.registerScheduler({ id: 'a', kind: 'scheduler', host: 'h1', pid: 11 });
+        await store.createRun(newRun('r1', fv), []);
+        await store.claimRuns({ owner: 'a', leaseMs: lease, limit: 1 });
+        assert.equal(await store.releaseRuns('a'), 1);
+        await store.stopScheduler('a');
+        assert.notEqual((await store.listSchedulers())[0]?.stoppedAt, null);
+        const [run] = await store.claimRuns({ owner: 'b', leaseMs: lease, limit: 1 });
+        assert.deepEqual([run?.id, run?.ownerEpoch], ['r1', 2]);
+      });
     });
   });
 }

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { openStore, redactUrl, sqlitePath } from '../../src/store/index.ts';
+import { openStore, PostgresStore, redactUrl, sqlitePath } from '../../src/store/index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'baton-open-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -43,17 +43,24 @@ describe('openStore', () => {
     assert.deepEqual(await store.listRuns(), []);
   });
 
-  it('refuses PostgreSQL for now, naming the issue and hiding the password', async () => {
+  it('opens PostgreSQL URLs (both schemes) without connecting, hiding the password', async () => {
     for (const url of [
       'postgres://baton:s3cret@db:5432/baton',
       'postgresql://baton:s3cret@db/baton',
     ]) {
-      await assert.rejects(openStore(url), (e: Error & { code?: string }) => {
-        storeUrlError(/PostgreSQL support is not in this build yet \(issue 4\)/)(e);
+      const store = await openStore(url);
+      assert.ok(store instanceof PostgresStore);
+      assert.equal(store.url, url.replace('s3cret', '***'));
+      await store.close();
+    }
+    await assert.rejects(
+      openStore('postgres://baton:s3cret@[::1/x'),
+      (e: Error & { code?: string }) => {
+        storeUrlError(/not a valid PostgreSQL URL/)(e);
         assert.doesNotMatch(e.message, /s3cret/);
         return true;
-      });
-    }
+      },
+    );
   });
 
   it('names the URL and the accepted forms for anything else', async () => {

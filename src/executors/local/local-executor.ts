@@ -453,9 +453,19 @@ class LocalExecutor implements Executor, LauncherReports {
             ...(ended.signal ? { signal: ended.signal } : {}),
           };
     const token = typeof handle?.token === 'string' ? handle.token : undefined;
-    const entry =
+    const find = () =>
       (token === undefined ? undefined : this.#journals.byToken(token)) ??
       this.#journals.byKey(attemptKey(task));
+    let entry = find();
+    // The task's own process writes its S line just after the fork, and a launcher that
+    // took the record before its scheduler died may fork a moment later: on a busy
+    // machine the line can trail the launcher's report (or the death) by a while. Look
+    // again for a short grace before concluding the attempt never started or was lost.
+    for (let waitedMs = 0; !entry && waitedMs < adoptGraceMs; waitedMs += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      this.#journals.scan(this.#ownJournals);
+      entry = find();
+    }
     if (!entry) {
       // No line at all: its task's process never reached exec. With a handle, though, the
       // scheduler saw it start, so its journal is gone and nobody can tell.

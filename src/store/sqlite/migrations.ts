@@ -117,9 +117,37 @@ CREATE TABLE asset_events (
 CREATE INDEX asset_events_asset ON asset_events (asset, id);
 `;
 
+/*
+ * Run ownership (several schedulers): a run is driven by the process that holds its lease.
+ * runs.owner/owner_epoch/lease_until  who holds it, the fencing token every write of the
+ *                                     owner carries, and when the lease ends.
+ * schedulers                          each process that drives runs, with its heartbeat.
+ * The partial index holds only unfinished runs, so claims and renewals stay cheap however
+ * long the history grows.
+ */
+const runLeases = `
+ALTER TABLE runs ADD COLUMN owner TEXT;
+ALTER TABLE runs ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN lease_until INTEGER;
+CREATE INDEX runs_active ON runs (owner, lease_until) WHERE state IN ('queued', 'running');
+
+CREATE TABLE schedulers (
+  id           TEXT PRIMARY KEY,
+  kind         TEXT NOT NULL,
+  host         TEXT NOT NULL,
+  pid          INTEGER NOT NULL,
+  started_at   INTEGER NOT NULL,
+  heartbeat_at INTEGER NOT NULL,
+  stopped_at   INTEGER,
+  info         TEXT
+);
+CREATE INDEX schedulers_heartbeat ON schedulers (heartbeat_at);
+`;
+
 /** Every migration, in order. The last version is the schema this build expects. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
+  { version: 2, name: 'run leases and schedulers', sql: runLeases },
 ];
 
 /** The schema version this build of Baton writes and understands. */

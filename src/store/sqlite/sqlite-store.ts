@@ -8,25 +8,8 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatonError } from '../../spec/index.ts';
-import type { MigrationReport, Store } from '../store.ts';
-import {
-  type AssetEvent,
-  type BatchResult,
-  type FlowVersion,
-  type NewFlowVersion,
-  type NewRun,
-  type NewTaskRun,
-  type Run,
-  type RunEvent,
-  type RunFilter,
-  type RunState,
-  type TaskRun,
-  type TaskRunWrite,
-  TERMINAL_RUN_STATES,
-} from '../types.ts';
-import { isBusy, toStoreError } from './errors.ts';
-import { applyMigrations, LATEST_VERSION } from './migrations.ts';
+import { BatonError, FencedError } from '../../spec/index.ts';
+import type { CopyableStore, TableDef } from '../copy.ts';
 import {
   patchColumns,
   type Row,
@@ -35,8 +18,32 @@ import {
   toJson,
   toRun,
   toRunEvent,
+  toSchedulerInfo,
   toTaskRun,
-} from './rows.ts';
+} from '../rows.ts';
+import type { MigrationReport, Store } from '../store.ts';
+import {
+  type AssetEvent,
+  type BatchResult,
+  type ClaimRequest,
+  type Fence,
+  type FlowVersion,
+  type Lease,
+  type NewFlowVersion,
+  type NewRun,
+  type NewScheduler,
+  type NewTaskRun,
+  type Run,
+  type RunEvent,
+  type RunFilter,
+  type RunState,
+  type SchedulerInfo,
+  type TaskRun,
+  type TaskRunWrite,
+  TERMINAL_RUN_STATES,
+} from '../types.ts';
+import { isBusy, toStoreError } from './errors.ts';
+import { applyMigrations, LATEST_VERSION } from './migrations.ts';
 
 /** Tuning for {@link SqliteStore}; the defaults suit every normal use. */
 export interface SqliteStoreOptions {
@@ -55,7 +62,7 @@ INSERT INTO events (run_id, task_run_id, at, kind, from_state, to_state, detail)
 VALUES (?, ?, ?, ?, ?, ?, ?)`;
 
 /** `Store` on a SQLite file (or `:memory:`). Call `migrate()` before anything else. */
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, CopyableStore {
   /** `sqlite:/abs/path.db` or `sqlite::memory:`. */
   readonly url: string;
   readonly #db: DatabaseSync;
@@ -153,6 +160,15 @@ export class SqliteStore implements Store {
     });
   }
 
+  async latestFlowVersion(flow: string): Promise<FlowVersion | undefined> {
+    return this.#read('get latest flow version', () => {
+      const row = this.#stmt(
+        'SELECT * FROM flow_versions WHERE flow = ? ORDER BY version DESC LIMIT 1',
+      ).get(flow);
+      return row === undefined ? undefined : toFlowVersion(row);
+    });
+  }
+
   async createRun(
     run: NewRun,
     tasks: readonly NewTaskRun[],
@@ -169,8 +185,8 @@ export class SqliteStore implements Store {
       const createdAt = run.createdAt ?? Date.now();
       // ON CONFLICT on the run key only: a duplicate run id is still an error.
       const inserted = this.#stmt(`
-        INSERT INTO runs (id, flow, flow_version_id, state, trigger, run_key, logical_date, params, base_dir, created_at)
-        VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
+        INSERT INTO runs (id, flow, flow_version_id, state, trigger, run_key, logical_date, params, base_dir, created_at, owner, owner_epoch, lease_until)
+        VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (flow, run_key) WHERE run_key IS NOT NULL DO NOTHING`).run(
         run.id,
         run.flow,
@@ -181,6 +197,9 @@ export class SqliteStore implements Store {
         JSON.stringify(run.params),
         run.baseDir,
         createdAt,
+        run.owner?.id ?? null,
+        run.owner ? 1 : 0,
+        run.owner ? Date.now() + run.owner.leaseMs : null,
       );
       if (inserted.changes === 0) {
         const existing = this.#stmt('SELECT * FROM runs WHERE flow = ? AND run_key = ?').get(
@@ -234,8 +253,15 @@ export class SqliteStore implements Store {
     );
   }
 
-  async moveRun(id: string, from: RunState, to: RunState, at: number): Promise<boolean> {
+  async moveRun(
+    id: string,
+    from: RunState,
+    to: RunState,
+    at: number,
+    fence?: Fence,
+  ): Promise<boolean> {
     return this.#write(`move run ${id} ${from} → ${to}`, () => {
+      if (fence) this.#checkFence(fence);
       // started_at keeps the first start (a resumed run keeps it); ended_at is set on a
       // terminal state and cleared otherwise.
       const changed = this.#stmt(`
@@ -271,8 +297,13 @@ export class SqliteStore implements Store {
     });
   }
 
-  async writeBatch(writes: readonly TaskRunWrite[], at: number): Promise<BatchResult> {
+  async writeBatch(
+    writes: readonly TaskRunWrite[],
+    at: number,
+    fence?: Fence,
+  ): Promise<BatchResult> {
     return this.#write('write batch', () => {
+      if (fence) this.#checkFence(fence);
       const applied: boolean[] = [];
       const ids: number[] = [];
       for (const w of writes) {
@@ -372,6 +403,156 @@ export class SqliteStore implements Store {
         .all()
         .map(toAssetEvent),
     );
+  }
+
+  async registerScheduler(s: NewScheduler): Promise<void> {
+    await this.#write(`register ${s.id}`, () => {
+      const now = Date.now();
+      this.#stmt(`
+        INSERT INTO schedulers (id, kind, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, stopped_at = NULL`).run(
+        s.id,
+        s.kind,
+        s.host,
+        s.pid,
+        now,
+        now,
+      );
+    });
+  }
+
+  async heartbeat(
+    id: string,
+    leaseMs: number,
+    info?: Readonly<Record<string, unknown>>,
+  ): Promise<Lease[]> {
+    return this.#write(`heartbeat of ${id}`, () => {
+      const now = Date.now();
+      this.#stmt(
+        'UPDATE schedulers SET heartbeat_at = ?, info = coalesce(?, info) WHERE id = ?',
+      ).run(now, toJson(info), id);
+      return this.#stmt(`
+        UPDATE runs SET lease_until = ? WHERE owner = ? AND state IN ('queued', 'running')
+        RETURNING id, owner_epoch`)
+        .all(now + leaseMs, id)
+        .map((r) => ({ runId: String(r.id), epoch: Number(r.owner_epoch) }));
+    });
+  }
+
+  async claimRuns(req: ClaimRequest): Promise<Run[]> {
+    return this.#write(`claim runs for ${req.owner}`, () => {
+      const now = Date.now();
+      return this.#stmt(`
+        UPDATE runs SET owner = :owner, owner_epoch = owner_epoch + 1, lease_until = :until
+        WHERE id IN (
+          SELECT id FROM runs
+          WHERE state IN ('queued', 'running')
+            AND (owner IS NULL OR lease_until < :now OR owner IN (SELECT value FROM json_each(:dead)))
+            AND (:runId IS NULL OR id = :runId)
+            AND (:state IS NULL OR state = :state)
+          ORDER BY created_at, id LIMIT :limit)
+        RETURNING *`)
+        .all({
+          owner: req.owner,
+          until: now + req.leaseMs,
+          now,
+          dead: JSON.stringify(req.deadOwners ?? []),
+          runId: req.runId ?? null,
+          state: req.state ?? null,
+          limit: req.limit,
+        })
+        .map(toRun)
+        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    });
+  }
+
+  async releaseRuns(owner: string, runIds?: readonly string[]): Promise<number> {
+    return this.#write(`release runs of ${owner}`, () => {
+      const r = this.#stmt(`
+        UPDATE runs SET owner = NULL, lease_until = NULL
+        WHERE owner = :owner AND state IN ('queued', 'running')
+          AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))`).run({
+        owner,
+        ids: runIds === undefined ? null : JSON.stringify(runIds),
+      });
+      return Number(r.changes);
+    });
+  }
+
+  async stopScheduler(id: string): Promise<void> {
+    await this.#write(`stop ${id}`, () => {
+      this.#stmt('UPDATE schedulers SET stopped_at = ? WHERE id = ?').run(Date.now(), id);
+    });
+  }
+
+  async listSchedulers(): Promise<SchedulerInfo[]> {
+    return this.#read('list schedulers', () =>
+      this.#stmt('SELECT * FROM schedulers ORDER BY heartbeat_at DESC, id')
+        .all()
+        .map(toSchedulerInfo),
+    );
+  }
+
+  async now(): Promise<number> {
+    return Date.now();
+  }
+
+  async countRows(t: TableDef): Promise<number> {
+    return this.#read(`count ${t.name}`, () =>
+      Number(this.#db.prepare(`SELECT count(*) AS n FROM ${t.name}`).get()?.n),
+    );
+  }
+
+  async readRows(t: TableDef, after: unknown, limit: number): Promise<Record<string, unknown>[]> {
+    return this.#read(
+      `read ${t.name}`,
+      () =>
+        this.#db
+          .prepare(
+            `SELECT ${t.columns.join(', ')} FROM ${t.name} WHERE ? IS NULL OR ${t.key} > ? ORDER BY ${t.key} LIMIT ?`,
+          )
+          .all((after ?? null) as SQLInputValue, (after ?? null) as SQLInputValue, limit) as Record<
+          string,
+          unknown
+        >[],
+    );
+  }
+
+  async writeRows(t: TableDef, rows: readonly Record<string, unknown>[]): Promise<void> {
+    await this.#write(`copy into ${t.name}`, () => {
+      const insert = this.#db.prepare(
+        `INSERT INTO ${t.name} (${t.columns.join(', ')}) VALUES (${t.columns.map(() => '?').join(', ')})`,
+      );
+      for (const row of rows) {
+        insert.run(
+          ...t.columns.map((c) => {
+            const v = row[c] ?? null;
+            return (t.booleans?.includes(c) ? (v ? 1 : 0) : v) as SQLInputValue;
+          }),
+        );
+      }
+    });
+  }
+
+  async finishCopy(): Promise<void> {
+    // INTEGER PRIMARY KEY continues after the largest id by itself.
+  }
+
+  /**
+   * The fence of an owner's write: renews the lease while the run is still owned at the
+   * epoch, else throws (the caller's transaction rolls back). BEGIN IMMEDIATE serialises
+   * writers, so a claim cannot slip in between this check and the writes after it.
+   */
+  #checkFence(f: Fence): void {
+    const r = this.#stmt(
+      'UPDATE runs SET lease_until = ? WHERE id = ? AND owner = ? AND owner_epoch = ?',
+    ).run(Date.now() + f.leaseMs, f.runId, f.owner, f.epoch);
+    if (r.changes !== 1) {
+      throw new FencedError(
+        `run ${f.runId} is no longer owned by ${f.owner} at epoch ${f.epoch}: another process claimed it`,
+        { runId: f.runId, owner: f.owner, epoch: f.epoch },
+      );
+    }
   }
 
   /** Inserts one task run; a duplicate (run, task, map index, attempt) is a conflict. */

@@ -1,9 +1,9 @@
 /**
- * Converts SQLite rows (snake_case, JSON as TEXT, booleans as 0/1) to the store's types,
- * and patch objects to column lists. Pure functions: no database access here.
+ * Converts database rows (snake_case, JSON as TEXT, integers as numbers) to the store's
+ * types, and patch objects to column lists. Shared by the SQLite and PostgreSQL stores,
+ * whose schemas agree in names and meaning. Pure functions: no database access here.
  */
-import type { SQLOutputValue } from 'node:sqlite';
-import type { FlowSpec } from '../../spec/index.ts';
+import type { FlowSpec } from '../spec/index.ts';
 import type {
   AssetEvent,
   FailureReason,
@@ -11,14 +11,16 @@ import type {
   Run,
   RunEvent,
   RunState,
+  SchedulerInfo,
   TaskRun,
   TaskRunPatch,
   TaskState,
   TriggerKind,
-} from '../types.ts';
+} from './types.ts';
 
-/** A row as `node:sqlite` returns it. */
-export type Row = Record<string, SQLOutputValue>;
+/** A row as a driver returns it (bigint columns already converted to numbers). */
+export type Row = Record<string, unknown>;
+type SQLOutputValue = unknown;
 type Json = Readonly<Record<string, unknown>>;
 
 const text = (v: SQLOutputValue | undefined): string => String(v);
@@ -64,6 +66,23 @@ export function toRun(r: Row): Run {
     createdAt: int(r.created_at),
     startedAt: intOrNull(r.started_at),
     endedAt: intOrNull(r.ended_at),
+    owner: textOrNull(r.owner),
+    ownerEpoch: int(r.owner_epoch ?? 0),
+    leaseUntil: intOrNull(r.lease_until),
+  };
+}
+
+/** Maps a `schedulers` row. */
+export function toSchedulerInfo(r: Row): SchedulerInfo {
+  return {
+    id: text(r.id),
+    kind: text(r.kind) as SchedulerInfo['kind'],
+    host: text(r.host),
+    pid: int(r.pid),
+    startedAt: int(r.started_at),
+    heartbeatAt: int(r.heartbeat_at),
+    stoppedAt: intOrNull(r.stopped_at),
+    info: jsonOrNull(r.info),
   };
 }
 
@@ -151,4 +170,31 @@ export function patchColumns(patch: TaskRunPatch | undefined): {
     values.push(json ? toJson(value) : (value as string | number | null));
   }
   return { mask, columns, values };
+}
+
+/** How many fields a patch can set: the bits of `patchColumns`' mask. */
+export const PATCH_FIELD_COUNT = PATCH_COLUMNS.length;
+
+/** The column names of a patch's fields, in mask bit order. */
+export const PATCH_COLUMN_NAMES: readonly string[] = PATCH_COLUMNS.map(([, column]) => column);
+
+/**
+ * Every patch field's value (null where absent) with the mask of those present: the shape
+ * a set-based statement wants, one array per column across many rows.
+ */
+export function patchVector(patch: TaskRunPatch | undefined): {
+  mask: number;
+  values: Array<string | number | null>;
+} {
+  const values: Array<string | number | null> = new Array(PATCH_COLUMNS.length).fill(null);
+  let mask = 0;
+  if (patch === undefined) return { mask, values };
+  for (let i = 0; i < PATCH_COLUMNS.length; i++) {
+    const [field, , json] = PATCH_COLUMNS[i] as (typeof PATCH_COLUMNS)[number];
+    const value = patch[field];
+    if (value === undefined) continue;
+    mask |= 1 << i;
+    values[i] = json ? toJson(value) : (value as string | number | null);
+  }
+  return { mask, values };
 }

@@ -1,0 +1,161 @@
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createLocalExecutor, createSequentialExecutor, withTimeouts } from '../executors/index.ts';
+import { driverId, type Log, type LogLevel, Scheduler } from '../scheduler/index.ts';
+import { parseDuration, UsageError } from '../spec/index.ts';
+import { openStore } from '../store/index.ts';
+import { type CommandDef, DB_OPTION, positiveInt } from './args.ts';
+import { schedulerMetrics, serveMetrics } from './metrics.ts';
+import { findProject } from './project.ts';
+
+export const schedulerCommand: CommandDef = {
+  name: 'scheduler',
+  usage: 'baton scheduler [--db URL] [--slots N] [--lease DURATION] [--metrics-port N]',
+  summary:
+    'The long-running scheduler: drives the runs that `baton trigger` (and schedules) create.\n' +
+    'Any number may share one PostgreSQL database: each run is held by one of them through a\n' +
+    'renewable lease; when a scheduler dies, a survivor claims its runs and adopts their\n' +
+    'running tasks. SIGTERM or Ctrl-C lets go of every run (tasks keep running) and exits.',
+  options: {
+    slots: { type: 'string', value: 'N', help: 'most tasks at once (default: number of CPUs)' },
+    executor: { type: 'string', value: 'NAME', help: 'local (default) or sequential' },
+    lease: {
+      type: 'string',
+      value: 'DURATION',
+      help: 'how long a run stays held without renewal (default 15s); a dead scheduler’s runs move after this',
+    },
+    'max-runs': { type: 'string', value: 'N', help: 'most runs driven at once (default 32)' },
+    poll: {
+      type: 'string',
+      value: 'DURATION',
+      help: 'how often to look for runs to claim (default 1s)',
+    },
+    'metrics-port': {
+      type: 'string',
+      value: 'N',
+      help: 'serve Prometheus metrics at http://HOST:N/metrics',
+    },
+    name: {
+      type: 'string',
+      value: 'NAME',
+      help: 'a name for this scheduler in logs and the dashboard',
+    },
+    'log-format': {
+      type: 'string',
+      value: 'json|text',
+      help: 'log lines as JSON (default) or text',
+    },
+    ...DB_OPTION,
+  },
+  details:
+    'Logs go to stderr, one JSON object per line: {"time","level","msg",…}.\n' +
+    'Exit status: 0 after a clean stop, 2 bad input or unusable database.',
+};
+
+function durationFlag(value: unknown, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const ms = parseDuration(String(value));
+  if (ms === undefined || ms <= 0) {
+    throw new UsageError(
+      `${flag} must be a duration such as 500ms, 15s or 2m, got "${String(value)}"`,
+    );
+  }
+  return ms;
+}
+
+/** A structured logger: JSON lines (for log shippers) or plain text lines. */
+export function makeLog(format: string, out: NodeJS.WritableStream = process.stderr): Log {
+  if (format !== 'json' && format !== 'text') {
+    throw new UsageError(`--log-format must be json or text, got "${format}"`);
+  }
+  return (level: LogLevel, msg: string, fields: Readonly<Record<string, unknown>> = {}) => {
+    const time = new Date().toISOString();
+    if (format === 'json') {
+      out.write(`${JSON.stringify({ time, level, msg, ...fields })}\n`);
+    } else {
+      const rest = Object.entries(fields)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ');
+      out.write(`${time} ${level.toUpperCase()} ${msg}${rest ? ` ${rest}` : ''}\n`);
+    }
+  };
+}
+
+/** `baton scheduler`. */
+export async function scheduler(
+  values: Record<string, unknown>,
+  positionals: string[],
+): Promise<number> {
+  if (positionals.length > 0) throw new UsageError('baton scheduler takes no arguments');
+  const project = findProject(process.cwd(), values.db as string | undefined);
+  const log = makeLog(String(values['log-format'] ?? 'json'));
+  const slots = positiveInt(values.slots, '--slots');
+  const maxRuns = positiveInt(values['max-runs'], '--max-runs');
+  const metricsPort =
+    values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
+  if (
+    metricsPort !== undefined &&
+    !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)
+  ) {
+    throw new UsageError(
+      `--metrics-port must be a port number, got "${String(values['metrics-port'])}"`,
+    );
+  }
+  const leaseMs = durationFlag(values.lease, '--lease', 15_000);
+  const pollMs = durationFlag(values.poll, '--poll', 1000);
+  const executorName = String(values.executor ?? 'local');
+  if (executorName !== 'local' && executorName !== 'sequential') {
+    throw new UsageError(`--executor must be local or sequential, got "${executorName}"`);
+  }
+
+  const store = await openStore(project.dbUrl, {
+    onConnection: (e) => {
+      if (e.state === 'lost')
+        log('warn', 'database unreachable; retrying with backoff', {
+          during: e.what,
+          error: e.error,
+        });
+      else log('info', 'database reachable again', { during: e.what, downMs: e.downMs });
+    },
+  });
+  await store.migrate();
+  const journalDir = join(project.stateDir, 'launchers');
+  const executor =
+    executorName === 'sequential'
+      ? withTimeouts(createSequentialExecutor({ journalDir }))
+      : withTimeouts(
+          createLocalExecutor({ journalDir, ...(slots !== undefined ? { slots } : {}) }),
+        );
+  const metrics = schedulerMetrics();
+  const service = new Scheduler({
+    store,
+    executor,
+    id: driverId('scheduler', values.name as string | undefined),
+    runsDir: project.runsDir,
+    leaseMs,
+    pollMs,
+    ...(maxRuns !== undefined ? { maxRuns } : {}),
+    log,
+    hooks: metrics.hooks,
+  });
+  metrics.watch(service);
+  const server =
+    metricsPort === undefined ? undefined : await serveMetrics(metrics.registry, metricsPort);
+  if (server) {
+    log('info', 'metrics served', {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`,
+    });
+  }
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await service.start();
+  await stopped;
+  await service.stop();
+  server?.close();
+  await executor.close();
+  await store.close();
+  return 0;
+}

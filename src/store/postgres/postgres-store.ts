@@ -1,0 +1,1034 @@
+/**
+ * The shared metadata database: `Store` on PostgreSQL with `pg` and a bounded pool.
+ *
+ * Every method is one short transaction. When the server goes away (restart, failover, a
+ * broken connection) the whole transaction is run again with backoff, and the outage is
+ * reported once through `onConnection`. A transaction whose COMMIT was cut off may or may
+ * not have committed: it is re-read, never guessed (write batches leave a receipt in the
+ * same transaction; other writes are idempotent or checked by reading the row).
+ *
+ * Write batches are set-based: consecutive writes of one kind go to the server as one
+ * statement over arrays (`unnest`), so a batch of hundreds of transitions costs a handful
+ * of round trips, not one per row.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { BatonError, FencedError } from '../../spec/index.ts';
+import { type CopyableStore, TABLES, type TableDef } from '../copy.ts';
+import {
+  PATCH_COLUMN_NAMES,
+  patchVector,
+  type Row,
+  toAssetEvent,
+  toFlowVersion,
+  toJson,
+  toRun,
+  toRunEvent,
+  toSchedulerInfo,
+  toTaskRun,
+} from '../rows.ts';
+import type { MigrationReport, Store } from '../store.ts';
+import type {
+  AssetEvent,
+  BatchResult,
+  ClaimRequest,
+  Fence,
+  FlowVersion,
+  Lease,
+  NewFlowVersion,
+  NewRun,
+  NewScheduler,
+  NewTaskRun,
+  Run,
+  RunEvent,
+  RunFilter,
+  RunState,
+  SchedulerInfo,
+  TaskRun,
+  TaskRunWrite,
+} from '../types.ts';
+import { TERMINAL_RUN_STATES } from '../types.ts';
+import { isTransient, toPgStoreError } from './errors.ts';
+import { PG_LATEST_VERSION, PG_MIGRATIONS } from './migrations.ts';
+
+export interface PostgresStoreOptions {
+  /** Most connections this process opens. Default 4: a scheduler's writes are serial. */
+  readonly poolSize?: number;
+  /** How long a transaction keeps being retried while the server is unreachable. Default 120 s. */
+  readonly retryForMs?: number;
+  /** Told once when the server becomes unreachable and once when it is back. */
+  readonly onConnection?: (event: ConnectionEvent) => void;
+}
+
+export type ConnectionEvent =
+  | {
+      readonly state: 'lost';
+      readonly what: string;
+      readonly error: string;
+      readonly retryInMs: number;
+    }
+  | { readonly state: 'restored'; readonly what: string; readonly downMs: number };
+
+type Client = pg.PoolClient;
+
+// bigint (int8) as a JS number: every bigint here is an id or a millisecond timestamp.
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 20
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+const NOW = 'baton_now_ms()';
+const ACTIVE = "state IN ('queued', 'running')";
+// The types of the patch columns, in PATCH_COLUMN_NAMES order, for the unnest arrays.
+const PATCH_TYPES = [
+  'text',
+  'text',
+  'text',
+  'int',
+  'text',
+  'text',
+  'bigint',
+  'bigint',
+  'bigint',
+  'bigint',
+];
+const RECEIPT_KEEP_MS = 3_600_000;
+const ignore = () => {};
+
+/** `Store` on a PostgreSQL database named by a `postgres://` URL. */
+export class PostgresStore implements Store, CopyableStore {
+  readonly url: string;
+  readonly #pool: pg.Pool;
+  readonly #retryForMs: number;
+  readonly #onConnection: ((e: ConnectionEvent) => void) | undefined;
+  /** When the current outage began (0 when the server is reachable). */
+  #downSince = 0;
+  /** Nothing is retried before the first successful connection: a bad URL fails at once. */
+  #everConnected = false;
+
+  constructor(url: string, redacted: string, options: PostgresStoreOptions = {}) {
+    this.url = redacted;
+    this.#retryForMs = options.retryForMs ?? 120_000;
+    this.#onConnection = options.onConnection;
+    this.#pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 4,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 10_000,
+      types,
+      application_name: 'baton',
+    });
+    // An idle connection killed by a server restart emits here; without a listener the
+    // process would die. The next query simply takes a new connection.
+    this.#pool.on('error', () => {});
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    const applied = await this.#tx('migrate', async (c) => {
+      // One migrator at a time across processes; released at COMMIT.
+      await c.query('SELECT pg_advisory_xact_lock(7224541)');
+      await c.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`);
+      const { rows } = await c.query('SELECT max(version) AS version FROM schema_migrations');
+      const current = Number(rows[0]?.version ?? 0);
+      if (current > PG_LATEST_VERSION) {
+        throw new BatonError(
+          'store.migration',
+          `${this.url} has schema version ${current}, but this Baton only knows up to version ${PG_LATEST_VERSION}: ` +
+            'it was written by a newer Baton. Upgrade Baton; it will not downgrade a database.',
+          { url: this.url, current, latest: PG_LATEST_VERSION },
+        );
+      }
+      const done: number[] = [];
+      for (const m of PG_MIGRATIONS) {
+        if (m.version <= current) continue;
+        await c.query(m.sql);
+        await c.query(
+          `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, ${NOW})`,
+          [m.version, m.name],
+        );
+        done.push(m.version);
+      }
+      return done;
+    });
+    return { applied, current: PG_LATEST_VERSION };
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+
+  async saveFlowVersion(v: NewFlowVersion): Promise<FlowVersion> {
+    return this.#tx(`save flow version of ${v.flow}`, async (c) => {
+      await c.query(
+        `INSERT INTO flows (name, created_at) VALUES ($1, ${NOW}) ON CONFLICT (name) DO NOTHING`,
+        [v.flow],
+      );
+      // Lock the flow's row so two deploys cannot both take version N.
+      await c.query('SELECT 1 FROM flows WHERE name = $1 FOR UPDATE', [v.flow]);
+      await c.query(
+        `INSERT INTO flow_versions (flow, version, hash, source_path, source_text, spec, created_at)
+         VALUES ($1, (SELECT coalesce(max(version), 0) + 1 FROM flow_versions WHERE flow = $1),
+                 $2, $3, $4, $5, ${NOW})
+         ON CONFLICT (flow, hash) DO NOTHING`,
+        [v.flow, v.hash, v.sourcePath, v.sourceText, v.specJson ?? JSON.stringify(v.spec)],
+      );
+      const { rows } = await c.query(
+        'SELECT id, flow, version, hash, source_path, source_text, created_at FROM flow_versions WHERE flow = $1 AND hash = $2',
+        [v.flow, v.hash],
+      );
+      return toFlowVersion(rows[0] as Row, v.spec);
+    });
+  }
+
+  async getFlowVersion(id: number): Promise<FlowVersion | undefined> {
+    const rows = await this.#query(
+      'get flow version',
+      'SELECT * FROM flow_versions WHERE id = $1',
+      [id],
+    );
+    return rows[0] === undefined ? undefined : toFlowVersion(rows[0]);
+  }
+
+  async latestFlowVersion(flow: string): Promise<FlowVersion | undefined> {
+    const rows = await this.#query(
+      'get latest flow version',
+      'SELECT * FROM flow_versions WHERE flow = $1 ORDER BY version DESC LIMIT 1',
+      [flow],
+    );
+    return rows[0] === undefined ? undefined : toFlowVersion(rows[0]);
+  }
+
+  async createRun(
+    run: NewRun,
+    tasks: readonly NewTaskRun[],
+  ): Promise<{ run: Run; created: boolean }> {
+    for (const t of tasks) {
+      if (t.runId !== run.id) {
+        throw new BatonError(
+          'internal',
+          `task run ${t.taskId} belongs to run ${t.runId}, not ${run.id}`,
+        );
+      }
+    }
+    const what = `create run ${run.id} of ${run.flow}`;
+    return this.#tx(
+      what,
+      async (c) => {
+        const createdAt = run.createdAt ?? (await this.#dbNow(c));
+        const inserted = await c.query(
+          `INSERT INTO runs (id, flow, flow_version_id, state, trigger, run_key, logical_date, params, base_dir, created_at, owner, owner_epoch, lease_until)
+           VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10::text IS NULL THEN NULL ELSE ${NOW} + $12::bigint END)
+           ON CONFLICT (flow, run_key) WHERE run_key IS NOT NULL DO NOTHING
+           RETURNING *`,
+          [
+            run.id,
+            run.flow,
+            run.flowVersionId,
+            run.trigger,
+            run.runKey,
+            run.logicalDate,
+            JSON.stringify(run.params),
+            run.baseDir,
+            createdAt,
+            run.owner?.id ?? null,
+            run.owner ? 1 : 0,
+            run.owner?.leaseMs ?? 0,
+          ],
+        );
+        if (inserted.rows.length === 0) {
+          const { rows } = await c.query('SELECT * FROM runs WHERE flow = $1 AND run_key = $2', [
+            run.flow,
+            run.runKey,
+          ]);
+          return { run: toRun(rows[0] as Row), created: false };
+        }
+        await this.#insertTaskRuns(c, tasks);
+        await c.query(
+          `INSERT INTO events (run_id, task_run_id, at, kind, from_state, to_state) VALUES ($1, NULL, $2, 'run_created', NULL, 'queued')`,
+          [run.id, createdAt],
+        );
+        return { run: toRun(inserted.rows[0] as Row), created: true };
+      },
+      async () => {
+        const existing = await this.getRun(run.id);
+        return existing ? { run: existing, created: true } : undefined;
+      },
+    );
+  }
+
+  async getRun(id: string): Promise<Run | undefined> {
+    const rows = await this.#query('get run', 'SELECT * FROM runs WHERE id = $1', [id]);
+    return rows[0] === undefined ? undefined : toRun(rows[0]);
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<Run[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.flow !== undefined) {
+      params.push(filter.flow);
+      where.push(`flow = $${params.length}`);
+    }
+    if (filter.state !== undefined) {
+      params.push(filter.state);
+      where.push(`state = $${params.length}`);
+    }
+    if (filter.before !== undefined) {
+      params.push(filter.before);
+      where.push(
+        `(created_at, id) < (SELECT created_at, id FROM runs WHERE id = $${params.length})`,
+      );
+    }
+    if (filter.limit !== undefined && !Number.isInteger(filter.limit)) {
+      throw new RangeError(`listRuns: limit must be an integer, got ${filter.limit}`);
+    }
+    let limit = '';
+    if (filter.limit !== undefined && filter.limit >= 0) {
+      params.push(filter.limit);
+      limit = `LIMIT $${params.length}`;
+    }
+    const sql = `SELECT * FROM runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_at DESC, id DESC ${limit}`;
+    return (await this.#query('list runs', sql, params)).map(toRun);
+  }
+
+  async moveRun(
+    id: string,
+    from: RunState,
+    to: RunState,
+    at: number,
+    fence?: Fence,
+  ): Promise<boolean> {
+    return this.#tx(
+      `move run ${id} ${from} → ${to}`,
+      async (c) => {
+        if (fence) await this.#checkFence(c, fence);
+        const changed = await c.query(
+          `UPDATE runs SET state = $3, started_at = coalesce(started_at, $4), ended_at = $5
+           WHERE id = $1 AND state = $2`,
+          [id, from, to, to === 'running' ? at : null, TERMINAL_RUN_STATES.has(to) ? at : null],
+        );
+        if (changed.rowCount !== 1) return false;
+        await c.query(
+          `INSERT INTO events (run_id, task_run_id, at, kind, from_state, to_state) VALUES ($1, NULL, $2, 'transition', $3, $4)`,
+          [id, at, from, to],
+        );
+        return true;
+      },
+      async () => ((await this.getRun(id))?.state === to ? true : undefined),
+    );
+  }
+
+  async listTaskRuns(runId: string): Promise<TaskRun[]> {
+    return (
+      await this.#query('list task runs', 'SELECT * FROM task_runs WHERE run_id = $1 ORDER BY id', [
+        runId,
+      ])
+    ).map(toTaskRun);
+  }
+
+  async getTaskRun(id: number): Promise<TaskRun | undefined> {
+    const rows = await this.#query('get task run', 'SELECT * FROM task_runs WHERE id = $1', [id]);
+    return rows[0] === undefined ? undefined : toTaskRun(rows[0]);
+  }
+
+  async writeBatch(
+    writes: readonly TaskRunWrite[],
+    at: number,
+    fence?: Fence,
+  ): Promise<BatchResult> {
+    const token = randomUUID();
+    if (allRowsDistinct(writes)) return this.#writeBatchAtOnce(writes, at, fence, token);
+    return this.#tx(
+      'write batch',
+      async (c) => {
+        if (fence) await this.#checkFence(c, fence);
+        const applied: boolean[] = new Array(writes.length).fill(false);
+        const ids: number[] = new Array(writes.length).fill(0);
+        // Consecutive writes of one kind on distinct rows go as one statement; a kind
+        // change or a row seen twice starts the next group, so order is kept.
+        let start = 0;
+        while (start < writes.length) {
+          const kind = (writes[start] as TaskRunWrite).kind;
+          const seen = new Set<number>();
+          let end = start;
+          while (end < writes.length) {
+            const w = writes[end] as TaskRunWrite;
+            if (w.kind !== kind) break;
+            if (w.kind === 'move' || w.kind === 'patch') {
+              if (seen.has(w.id)) break;
+              seen.add(w.id);
+            }
+            end++;
+          }
+          await this.#writeGroup(c, writes, start, end, at, applied, ids);
+          start = end;
+        }
+        const result: BatchResult = { applied, ids };
+        await c.query(`INSERT INTO write_receipts (token, at, result) VALUES ($1, ${NOW}, $2)`, [
+          token,
+          JSON.stringify(result),
+        ]);
+        return result;
+      },
+      async () => {
+        const rows = await this.#query(
+          'read write receipt',
+          'SELECT result FROM write_receipts WHERE token = $1',
+          [token],
+        );
+        return rows[0] === undefined
+          ? undefined
+          : (JSON.parse(String(rows[0].result)) as BatchResult);
+      },
+    );
+  }
+
+  async listEvents(runId: string): Promise<RunEvent[]> {
+    return (
+      await this.#query('list events', 'SELECT * FROM events WHERE run_id = $1 ORDER BY id', [
+        runId,
+      ])
+    ).map(toRunEvent);
+  }
+
+  async addEvent(
+    runId: string,
+    kind: string,
+    detail: Readonly<Record<string, unknown>> | null,
+    at: number,
+  ): Promise<void> {
+    await this.#tx(
+      `add ${kind} event to run ${runId}`,
+      async (c) => {
+        await c.query(
+          `INSERT INTO events (run_id, task_run_id, at, kind, detail) VALUES ($1, NULL, $2, $3, $4)`,
+          [runId, at, kind, toJson(detail)],
+        );
+        return true;
+      },
+      // An event is a record, not a decision: one possibly lost is better than two, so a
+      // cut-off commit is taken as done rather than written again.
+      async () => true,
+    );
+  }
+
+  async listAssetEvents(asset?: string): Promise<AssetEvent[]> {
+    const rows =
+      asset === undefined
+        ? await this.#query('list asset events', 'SELECT * FROM asset_events ORDER BY id', [])
+        : await this.#query(
+            'list asset events',
+            'SELECT * FROM asset_events WHERE asset = $1 ORDER BY id',
+            [asset],
+          );
+    return rows.map(toAssetEvent);
+  }
+
+  async latestAssetEvents(): Promise<AssetEvent[]> {
+    return (
+      await this.#query(
+        'latest asset events',
+        'SELECT DISTINCT ON (asset) * FROM asset_events ORDER BY asset, id DESC',
+        [],
+      )
+    ).map(toAssetEvent);
+  }
+
+  async registerScheduler(s: NewScheduler): Promise<void> {
+    await this.#tx(`register ${s.id}`, async (c) => {
+      await c.query(
+        `INSERT INTO schedulers (id, kind, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, ${NOW}, ${NOW})
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, stopped_at = NULL`,
+        [s.id, s.kind, s.host, s.pid],
+      );
+    });
+  }
+
+  async heartbeat(
+    id: string,
+    leaseMs: number,
+    info?: Readonly<Record<string, unknown>>,
+  ): Promise<Lease[]> {
+    return this.#tx(`heartbeat of ${id}`, async (c) => {
+      await c.query(
+        `UPDATE schedulers SET heartbeat_at = ${NOW}, info = coalesce($2, info) WHERE id = $1`,
+        [id, toJson(info)],
+      );
+      // Receipts only matter for the seconds after their commit; the heartbeat is a cheap
+      // place to forget old ones.
+      await c.query(`DELETE FROM write_receipts WHERE at < ${NOW} - $1::bigint`, [RECEIPT_KEEP_MS]);
+      const { rows } = await c.query(
+        `UPDATE runs SET lease_until = ${NOW} + $2::bigint WHERE owner = $1 AND ${ACTIVE} RETURNING id, owner_epoch`,
+        [id, leaseMs],
+      );
+      return rows.map((r) => ({ runId: String(r.id), epoch: Number(r.owner_epoch) }));
+    });
+  }
+
+  async claimRuns(req: ClaimRequest): Promise<Run[]> {
+    const rows = await this.#tx(
+      `claim runs for ${req.owner}`,
+      async (c) =>
+        (
+          await c.query(
+            `UPDATE runs SET owner = $1, owner_epoch = owner_epoch + 1, lease_until = ${NOW} + $2::bigint
+             WHERE id IN (
+               SELECT id FROM runs
+               WHERE ${ACTIVE}
+                 AND (owner IS NULL OR lease_until < ${NOW} OR owner = ANY($3::text[]))
+                 AND ($4::text IS NULL OR id = $4)
+                 AND ($6::text IS NULL OR state = $6)
+               ORDER BY created_at, id LIMIT $5
+               FOR UPDATE SKIP LOCKED)
+             RETURNING *`,
+            [
+              req.owner,
+              req.leaseMs,
+              req.deadOwners ?? [],
+              req.runId ?? null,
+              req.limit,
+              req.state ?? null,
+            ],
+          )
+        ).rows,
+      // Claims that did commit show up in the owner's next heartbeat.
+      async () => [],
+    );
+    return rows
+      .map((r) => toRun(r as Row))
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async releaseRuns(owner: string, runIds?: readonly string[]): Promise<number> {
+    return this.#tx(`release runs of ${owner}`, async (c) => {
+      const r = await c.query(
+        `UPDATE runs SET owner = NULL, lease_until = NULL
+         WHERE owner = $1 AND ${ACTIVE} AND ($2::text[] IS NULL OR id = ANY($2::text[]))`,
+        [owner, runIds ?? null],
+      );
+      return r.rowCount ?? 0;
+    });
+  }
+
+  async stopScheduler(id: string): Promise<void> {
+    await this.#tx(`stop ${id}`, async (c) => {
+      await c.query(`UPDATE schedulers SET stopped_at = ${NOW} WHERE id = $1`, [id]);
+    });
+  }
+
+  async listSchedulers(): Promise<SchedulerInfo[]> {
+    return (
+      await this.#query(
+        'list schedulers',
+        'SELECT * FROM schedulers ORDER BY heartbeat_at DESC, id',
+        [],
+      )
+    ).map(toSchedulerInfo);
+  }
+
+  async now(): Promise<number> {
+    const rows = await this.#query('read the clock', `SELECT ${NOW} AS now`, []);
+    return Number(rows[0]?.now);
+  }
+
+  async countRows(t: TableDef): Promise<number> {
+    const rows = await this.#query(
+      `count ${t.name}`,
+      `SELECT count(*)::bigint AS n FROM ${t.name}`,
+      [],
+    );
+    return Number(rows[0]?.n);
+  }
+
+  async readRows(t: TableDef, after: unknown, limit: number): Promise<Record<string, unknown>[]> {
+    const keyType = t.identity ? 'bigint' : 'text';
+    return this.#query(
+      `read ${t.name}`,
+      `SELECT ${t.columns.join(', ')} FROM ${t.name} WHERE $1::${keyType} IS NULL OR ${t.key} > $1::${keyType} ORDER BY ${t.key} LIMIT $2`,
+      [after ?? null, limit],
+    );
+  }
+
+  async writeRows(t: TableDef, rows: readonly Record<string, unknown>[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#tx(`copy into ${t.name}`, async (c) => {
+      const params: unknown[] = [];
+      const tuples = rows.map((row) => {
+        const marks = t.columns.map((col) => {
+          const v = row[col] ?? null;
+          params.push(t.booleans?.includes(col) ? Boolean(v) : v);
+          return `$${params.length}`;
+        });
+        return `(${marks.join(', ')})`;
+      });
+      await c.query(
+        `INSERT INTO ${t.name} (${t.columns.join(', ')}) VALUES ${tuples.join(', ')}`,
+        params,
+      );
+    });
+  }
+
+  async finishCopy(): Promise<void> {
+    await this.#tx('move id sequences', async (c) => {
+      for (const t of TABLES.filter((x) => x.identity)) {
+        await c.query(
+          `SELECT setval(pg_get_serial_sequence('${t.name}', 'id'), greatest((SELECT max(id) FROM ${t.name}), 1))`,
+        );
+      }
+    });
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  /**
+   * A batch whose moves and patches touch distinct rows, as ONE statement: the fence, the
+   * updates, their events, the inserts, the asset events and the receipt are CTEs of a
+   * single statement, which PostgreSQL runs atomically without BEGIN/COMMIT. One round
+   * trip per batch instead of one per kind of write plus three: the difference between
+   * PostgreSQL keeping up with the scheduler's hot path or not.
+   */
+  async #writeBatchAtOnce(
+    writes: readonly TaskRunWrite[],
+    at: number,
+    fence: Fence | undefined,
+    token: string,
+  ): Promise<BatchResult> {
+    const moveAt: number[] = [];
+    const insertAt: number[] = [];
+    const columns: unknown[][] = PATCH_COLUMN_NAMES.map(() => []);
+    const m = {
+      id: [] as number[],
+      from: [] as string[],
+      to: [] as string[],
+      mask: [] as number[],
+    };
+    const detail: Array<string | null> = [];
+    const isMove: boolean[] = [];
+    const ins = {
+      run: [] as string[],
+      task: [] as string[],
+      map: [] as number[],
+      attempt: [] as number[],
+      state: [] as string[],
+      resolved: [] as Array<string | null>,
+      queued: [] as Array<number | null>,
+    };
+    const asset = {
+      asset: [] as string[],
+      run: [] as string[],
+      taskRun: [] as number[],
+      meta: [] as string[],
+    };
+    writes.forEach((w, i) => {
+      if (w.kind === 'move' || w.kind === 'patch') {
+        moveAt.push(i);
+        const { mask, values } = patchVector(w.patch);
+        for (let k = 0; k < values.length; k++) (columns[k] as unknown[]).push(values[k]);
+        m.id.push(w.id);
+        m.mask.push(mask);
+        isMove.push(w.kind === 'move');
+        if (w.kind === 'move') {
+          m.from.push(w.from);
+          m.to.push(w.to);
+          const d: Record<string, unknown> = {};
+          if (w.patch?.reason !== undefined) d.reason = w.patch.reason;
+          if (w.patch?.exitCode !== undefined) d.exitCode = w.patch.exitCode;
+          detail.push(Object.keys(d).length > 0 ? JSON.stringify(d) : null);
+        } else {
+          m.from.push(w.state);
+          m.to.push(w.state);
+          detail.push(null);
+        }
+      } else if (w.kind === 'insert') {
+        insertAt.push(i);
+        ins.run.push(w.row.runId);
+        ins.task.push(w.row.taskId);
+        ins.map.push(w.row.mapIndex);
+        ins.attempt.push(w.row.attempt);
+        ins.state.push(w.row.state);
+        ins.resolved.push(toJson(w.row.resolved));
+        ins.queued.push(w.row.queuedAt ?? null);
+      } else {
+        asset.asset.push(w.asset);
+        asset.run.push(w.runId);
+        asset.taskRun.push(w.taskRunId);
+        asset.meta.push(JSON.stringify(w.metadata));
+      }
+    });
+    const n = PATCH_COLUMN_NAMES.length;
+    const p = (k: number) => `$${k}`;
+    const patchArgs = PATCH_TYPES.map((t, k) => `${p(11 + k)}::${t}[]`).join(', ');
+    const next = 11 + n;
+    const sets = PATCH_COLUMN_NAMES.map(
+      (name, k) =>
+        `${name} = CASE WHEN v.mask & ${1 << k} <> 0 THEN v.p_${name} ELSE t.${name} END`,
+    ).join(', ');
+    const sql = `
+      WITH f AS (
+        UPDATE runs SET lease_until = ${NOW} + $4::bigint
+        WHERE $1::text IS NOT NULL AND id = $1 AND owner = $2 AND owner_epoch = $3
+        RETURNING 1
+      ), ok AS (SELECT ($1::text IS NULL OR EXISTS (SELECT 1 FROM f)) AS ok),
+      u AS (
+        UPDATE task_runs t SET state = v.to_state, ${sets}
+        FROM unnest($5::bigint[], $6::text[], $7::text[], $8::int[], $9::text[], $10::bool[], ${patchArgs})
+          WITH ORDINALITY
+          AS v(id, from_state, to_state, mask, detail, is_move, ${PATCH_COLUMN_NAMES.map((c) => `p_${c}`).join(', ')}, ord)
+        WHERE t.id = v.id AND t.state = v.from_state AND (SELECT ok FROM ok)
+        RETURNING t.id, t.run_id, v.from_state, v.to_state, v.detail, v.is_move, v.ord - 1 AS ord
+      ),
+      e AS (
+        INSERT INTO events (run_id, task_run_id, at, kind, from_state, to_state, detail)
+        SELECT run_id, id, ${p(next)}, 'transition', from_state, to_state, detail FROM u WHERE is_move ORDER BY ord
+      ),
+      i AS (
+        INSERT INTO task_runs (run_id, task_id, map_index, attempt, state, resolved, queued_at)
+        SELECT r, tk, mi, a, st, rs, q
+        FROM unnest(${p(next + 2)}::text[], ${p(next + 3)}::text[], ${p(next + 4)}::int[], ${p(next + 5)}::int[],
+                    ${p(next + 6)}::text[], ${p(next + 7)}::text[], ${p(next + 8)}::bigint[]) AS x(r, tk, mi, a, st, rs, q)
+        WHERE (SELECT ok FROM ok)
+        RETURNING id, run_id, task_id, map_index, attempt
+      ),
+      ae AS (
+        INSERT INTO asset_events (asset, run_id, task_run_id, at, metadata)
+        SELECT a, r, tr, ${p(next)}, md
+        FROM unnest(${p(next + 9)}::text[], ${p(next + 10)}::text[], ${p(next + 11)}::bigint[], ${p(next + 12)}::text[]) AS y(a, r, tr, md)
+        WHERE (SELECT ok FROM ok)
+      ),
+      res AS (
+        SELECT (SELECT ok FROM ok) AS ok,
+          (SELECT coalesce(json_agg(ord), '[]'::json) FROM u) AS applied,
+          (SELECT coalesce(json_agg(json_build_array(id, run_id, task_id, map_index, attempt)), '[]'::json) FROM i) AS inserted
+      ),
+      rc AS (
+        INSERT INTO write_receipts (token, at, result)
+        SELECT ${p(next + 1)}, ${NOW}, json_build_object('applied', applied, 'inserted', inserted)::text FROM res WHERE ok
+      )
+      SELECT ok, applied, inserted FROM res`;
+    const params: unknown[] = [
+      fence?.runId ?? null,
+      fence?.owner ?? null,
+      fence?.epoch ?? null,
+      fence?.leaseMs ?? 0,
+      m.id,
+      m.from,
+      m.to,
+      m.mask,
+      detail,
+      isMove,
+      ...columns,
+      at,
+      token,
+      ins.run,
+      ins.task,
+      ins.map,
+      ins.attempt,
+      ins.state,
+      ins.resolved,
+      ins.queued,
+      asset.asset,
+      asset.run,
+      asset.taskRun,
+      asset.meta,
+    ];
+    type Raw = { applied: number[]; inserted: Array<[number, string, string, number, number]> };
+    const toResult = (raw: Raw): BatchResult => {
+      const applied: boolean[] = writes.map((w) => w.kind === 'insert' || w.kind === 'asset');
+      const ids: number[] = new Array(writes.length).fill(0);
+      for (const ord of raw.applied) applied[moveAt[ord] as number] = true;
+      const byKey = new Map(
+        raw.inserted.map(([id, r, t, mi, a]) => [`${r}\u0000${t}\u0000${mi}\u0000${a}`, id]),
+      );
+      for (const i of insertAt) {
+        const row = (writes[i] as Extract<TaskRunWrite, { kind: 'insert' }>).row;
+        ids[i] =
+          byKey.get(`${row.runId}\u0000${row.taskId}\u0000${row.mapIndex}\u0000${row.attempt}`) ??
+          0;
+      }
+      return { applied, ids };
+    };
+    let ambiguous = false;
+    return this.#retrying('write batch', async () => {
+      if (ambiguous) {
+        const rows = await this.#query(
+          'read write receipt',
+          'SELECT result FROM write_receipts WHERE token = $1',
+          [token],
+        );
+        if (rows[0] !== undefined) return toResult(JSON.parse(String(rows[0].result)) as Raw);
+      }
+      let result: pg.QueryResult;
+      try {
+        result = await this.#pool.query(sql, params);
+      } catch (e) {
+        // Sent but unanswered: it may have committed. The receipt will tell.
+        if (isTransient(e)) ambiguous = true;
+        throw e;
+      }
+      const row = result.rows[0] as { ok: boolean; applied: number[]; inserted: Raw['inserted'] };
+      if (!row.ok) {
+        const f = fence as Fence;
+        throw new FencedError(
+          `run ${f.runId} is no longer owned by ${f.owner} at epoch ${f.epoch}: another process claimed it`,
+          { runId: f.runId, owner: f.owner, epoch: f.epoch },
+        );
+      }
+      return toResult(row);
+    });
+  }
+
+  /**
+   * The fence of an owner's write. Locking the run's row first also orders this
+   * transaction against a concurrent claim: whichever commits second re-reads the row and
+   * finds the owner or epoch changed (READ COMMITTED re-evaluates the WHERE on the new
+   * version), so a claim and a fenced write can never both succeed.
+   */
+  async #checkFence(c: Client, f: Fence): Promise<void> {
+    const r = await c.query(
+      `UPDATE runs SET lease_until = ${NOW} + $4::bigint WHERE id = $1 AND owner = $2 AND owner_epoch = $3`,
+      [f.runId, f.owner, f.epoch, f.leaseMs],
+    );
+    if (r.rowCount !== 1) {
+      throw new FencedError(
+        `run ${f.runId} is no longer owned by ${f.owner} at epoch ${f.epoch}: another process claimed it`,
+        { runId: f.runId, owner: f.owner, epoch: f.epoch },
+      );
+    }
+  }
+
+  async #writeGroup(
+    c: Client,
+    writes: readonly TaskRunWrite[],
+    start: number,
+    end: number,
+    at: number,
+    applied: boolean[],
+    ids: number[],
+  ): Promise<void> {
+    const group = writes.slice(start, end);
+    const first = group[0] as TaskRunWrite;
+    if (first.kind === 'insert') {
+      const rows = group.map((w) => (w as Extract<TaskRunWrite, { kind: 'insert' }>).row);
+      const inserted = await this.#insertTaskRuns(c, rows);
+      for (let i = 0; i < group.length; i++) {
+        applied[start + i] = true;
+        ids[start + i] = inserted[i] ?? 0;
+      }
+      return;
+    }
+    if (first.kind === 'asset') {
+      for (let i = 0; i < group.length; i++) {
+        const w = group[i] as Extract<TaskRunWrite, { kind: 'asset' }>;
+        await c.query(
+          'INSERT INTO asset_events (asset, run_id, task_run_id, at, metadata) VALUES ($1, $2, $3, $4, $5)',
+          [w.asset, w.runId, w.taskRunId, at, JSON.stringify(w.metadata)],
+        );
+        applied[start + i] = true;
+      }
+      return;
+    }
+    // Moves and patches: one UPDATE over arrays; a patch field is set only where its bit
+    // is in the row's mask, so rows of different shapes share one statement.
+    const columns: unknown[][] = PATCH_COLUMN_NAMES.map(() => []);
+    const idList: number[] = [];
+    const fromList: string[] = [];
+    const toList: string[] = [];
+    const masks: number[] = [];
+    const details: Array<string | null> = [];
+    const order: number[] = [];
+    for (let i = 0; i < group.length; i++) {
+      const w = group[i] as Extract<TaskRunWrite, { kind: 'move' | 'patch' }>;
+      const { mask, values } = patchVector(w.patch);
+      for (let k = 0; k < values.length; k++) (columns[k] as unknown[]).push(values[k]);
+      idList.push(w.id);
+      masks.push(mask);
+      order.push(i);
+      if (w.kind === 'move') {
+        fromList.push(w.from);
+        toList.push(w.to);
+        const detail: Record<string, unknown> = {};
+        if (w.patch?.reason !== undefined) detail.reason = w.patch.reason;
+        if (w.patch?.exitCode !== undefined) detail.exitCode = w.patch.exitCode;
+        details.push(Object.keys(detail).length > 0 ? JSON.stringify(detail) : null);
+      } else {
+        fromList.push(w.state);
+        toList.push(w.state);
+        details.push(null);
+      }
+    }
+    const n = PATCH_COLUMN_NAMES.length;
+    const vCols = PATCH_COLUMN_NAMES.map((name) => `p_${name}`);
+    const unnestArgs = [
+      '$1::bigint[]',
+      '$2::text[]',
+      '$3::text[]',
+      '$4::int[]',
+      '$5::text[]',
+      '$6::int[]',
+      ...PATCH_TYPES.map((t, k) => `$${7 + k}::${t}[]`),
+    ].join(', ');
+    const sets = PATCH_COLUMN_NAMES.map(
+      (name, k) =>
+        `${name} = CASE WHEN v.mask & ${1 << k} <> 0 THEN v.p_${name} ELSE t.${name} END`,
+    ).join(', ');
+    const params = [idList, fromList, toList, masks, details, order, ...columns];
+    const update = `UPDATE task_runs t SET state = v.to_state, ${sets}
+      FROM unnest(${unnestArgs}) AS v(id, from_state, to_state, mask, detail, ord, ${vCols.join(', ')})
+      WHERE t.id = v.id AND t.state = v.from_state
+      RETURNING t.id, t.run_id, v.from_state, v.to_state, v.detail, v.ord`;
+    let sql: string;
+    if (first.kind === 'move') {
+      sql = `WITH u AS (${update}),
+        e AS (INSERT INTO events (run_id, task_run_id, at, kind, from_state, to_state, detail)
+              SELECT run_id, id, $${7 + n}, 'transition', from_state, to_state, detail FROM u ORDER BY ord)
+        SELECT ord FROM u`;
+      params.push(at as unknown as unknown[]);
+    } else {
+      sql = `WITH u AS (${update}) SELECT ord FROM u`;
+    }
+    const { rows } = await c.query(sql, params);
+    for (const r of rows) applied[start + Number(r.ord)] = true;
+  }
+
+  /** Inserts task runs in one statement; returns their ids in the order given. */
+  async #insertTaskRuns(c: Client, rows: readonly NewTaskRun[]): Promise<number[]> {
+    if (rows.length === 0) return [];
+    const { rows: out } = await c.query(
+      `INSERT INTO task_runs (run_id, task_id, map_index, attempt, state, resolved, queued_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[], $7::bigint[])
+       RETURNING id, run_id, task_id, map_index, attempt`,
+      [
+        rows.map((t) => t.runId),
+        rows.map((t) => t.taskId),
+        rows.map((t) => t.mapIndex),
+        rows.map((t) => t.attempt),
+        rows.map((t) => t.state),
+        rows.map((t) => toJson(t.resolved)),
+        rows.map((t) => t.queuedAt ?? null),
+      ],
+    );
+    const key = (r: { runId: string; taskId: string; mapIndex: number; attempt: number }) =>
+      `${r.runId}\u0000${r.taskId}\u0000${r.mapIndex}\u0000${r.attempt}`;
+    const byKey = new Map<string, number>();
+    for (const r of out) {
+      byKey.set(
+        key({
+          runId: String(r.run_id),
+          taskId: String(r.task_id),
+          mapIndex: Number(r.map_index),
+          attempt: Number(r.attempt),
+        }),
+        Number(r.id),
+      );
+    }
+    return rows.map((t) => byKey.get(key(t)) ?? 0);
+  }
+
+  async #dbNow(c: Client): Promise<number> {
+    const { rows } = await c.query(`SELECT ${NOW} AS now`);
+    return Number(rows[0]?.now);
+  }
+
+  /** One read statement, retried like a transaction. */
+  async #query(what: string, sql: string, params: readonly unknown[]): Promise<Row[]> {
+    return this.#retrying(what, async () => {
+      const result = await this.#pool.query(sql, params as unknown[]);
+      return result.rows as Row[];
+    });
+  }
+
+  /**
+   * Runs `work` in one transaction, re-run while the server is unreachable. When the
+   * COMMIT itself fails the outcome is unknown: `reread` looks at the database and returns
+   * the result if the transaction did commit, or undefined to run it again. Without
+   * `reread` the work must be safe to repeat.
+   */
+  async #tx<T>(
+    what: string,
+    work: (c: Client) => Promise<T>,
+    reread?: () => Promise<T | undefined>,
+  ): Promise<T> {
+    let ambiguous = false;
+    return this.#retrying(what, async () => {
+      if (ambiguous && reread) {
+        const known = await reread();
+        if (known !== undefined) return known;
+        ambiguous = false;
+      }
+      const c = await this.#pool.connect();
+      // A connection that dies while checked out emits 'error' on its client, which the
+      // pool only listens to while the client is idle: unheard, it would kill the process.
+      // The failing query rejects as well, and that is what the retry acts on.
+      c.on('error', ignore);
+      let committing = false;
+      try {
+        await c.query('BEGIN');
+        const result = await work(c);
+        committing = true;
+        await c.query('COMMIT');
+        c.off('error', ignore);
+        c.release();
+        return result;
+      } catch (e) {
+        if (committing && isTransient(e)) ambiguous = true;
+        if (!committing) {
+          try {
+            await c.query('ROLLBACK');
+          } catch {
+            // The connection is broken; releasing it with the error discards it.
+          }
+        }
+        c.off('error', ignore);
+        c.release(isTransient(e) ? (e as Error) : undefined);
+        throw e;
+      }
+    });
+  }
+
+  async #retrying<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+    let delay = 100;
+    let firstFailure = 0;
+    for (;;) {
+      try {
+        const result = await attempt();
+        this.#everConnected = true;
+        if (this.#downSince !== 0) {
+          this.#onConnection?.({ state: 'restored', what, downMs: Date.now() - this.#downSince });
+          this.#downSince = 0;
+        }
+        return result;
+      } catch (e) {
+        if (!this.#everConnected || !isTransient(e)) throw toPgStoreError(e, this.url, what);
+        const now = Date.now();
+        if (firstFailure === 0) firstFailure = now;
+        if (now - firstFailure > this.#retryForMs) throw toPgStoreError(e, this.url, what);
+        if (this.#downSince === 0) {
+          this.#downSince = now;
+          this.#onConnection?.({
+            state: 'lost',
+            what,
+            error: (e as Error).message || String((e as { code?: string }).code),
+            retryInMs: delay,
+          });
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+}
+
+/** True when no row is moved or patched twice: the batch can go as one statement. */
+function allRowsDistinct(writes: readonly TaskRunWrite[]): boolean {
+  const seen = new Set<number>();
+  for (const w of writes) {
+    if (w.kind !== 'move' && w.kind !== 'patch') continue;
+    if (seen.has(w.id)) return false;
+    seen.add(w.id);
+  }
+  return true;
+}
