@@ -3,6 +3,7 @@ import { backfill, backfillCommand } from './backfill.ts';
 import { dashboard, dashboardCommand } from './dashboard.ts';
 import { db, dbCommand } from './db.ts';
 import { deploy, deployCommand } from './deploy.ts';
+import { exportCommand, exportFlow } from './export.ts';
 import { flows, flowsCommand } from './flows.ts';
 import { init, initCommand } from './init.ts';
 import { logs, logsCommand } from './logs.ts';
@@ -37,13 +38,14 @@ export const COMMANDS: [CommandDef, Handler][] = [
   [showCommand, show],
   [logsCommand, logs],
   [dashboardCommand, dashboard],
+  [exportCommand, exportFlow],
   [dbCommand, db],
 ];
 
 /** The top-level help text. */
 export const USAGE = `Usage: baton COMMAND [options]
 
-Baton runs flows (DAGs of tasks written as YAML) and records every step in a database.
+Baton runs flows (DAGs of tasks written as YAML or TypeScript) and records every step in a database.
 
 Commands:
 ${COMMANDS.map(([d]) => `  ${d.name.padEnd(10)} ${d.summary.split('\n')[0]}`).join('\n')}

@@ -2,14 +2,13 @@ import { saveFlow } from '../scheduler/index.ts';
 import {
   BatonError,
   type LoadedFlow,
-  loadFlowFile,
   resolveParams,
   SpecError,
   type SpecProblem,
 } from '../spec/index.ts';
 import { type CommandDef, DB_OPTION, JSON_OPTION } from './args.ts';
 import { scheduleText } from './deployed.ts';
-import { flowFilesUnder } from './flow-files.ts';
+import { flowFilesUnder, loadFlow } from './flow-files.ts';
 import { findProject, openProjectStore } from './project.ts';
 
 export const deployCommand: CommandDef = {
@@ -37,7 +36,7 @@ export async function deploy(
   const seen = new Map<string, string>();
   for (const file of files) {
     try {
-      const flow = await loadFlowFile(file);
+      const flow = await loadFlow(file);
       const other = seen.get(flow.spec.flow);
       if (other !== undefined)
         problems.push(problem(file, `flow "${flow.spec.flow}" is also defined in ${other}`));

@@ -1,6 +1,6 @@
-import { loadFlowFile, SpecError, type SpecProblem } from '../spec/index.ts';
+import { SpecError, type SpecProblem } from '../spec/index.ts';
 import { type CommandDef, JSON_OPTION } from './args.ts';
-import { flowFilesUnder } from './flow-files.ts';
+import { flowFilesUnder, loadFlow } from './flow-files.ts';
 import { findProject } from './project.ts';
 
 export const validateCommand: CommandDef = {
@@ -24,7 +24,7 @@ export async function validate(
   const valid: { file: string; flow: string; tasks: number }[] = [];
   for (const file of files) {
     try {
-      const flow = await loadFlowFile(file);
+      const flow = await loadFlow(file);
       valid.push({ file, flow: flow.spec.flow, tasks: flow.spec.tasks.length });
     } catch (e) {
       if (e instanceof SpecError) problems.push(...e.problems);

@@ -1,4 +1,6 @@
-import { isAbsolute, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ResolvedTask } from '../executors/index.ts';
 import {
   type ExprContext,
@@ -11,6 +13,15 @@ import {
   renderText,
   type TaskSpec,
 } from '../spec/index.ts';
+
+/**
+ * The SDK's function-task runner: a path handed to the task's own process, never imported
+ * here, so the scheduler still loads no user code (and no SDK).
+ */
+const FUNCTION_RUNNER = fileURLToPath(new URL('../sdk/function-runner.ts', import.meta.url));
+
+/** Where function tasks keep Node's compile cache: Node's own default folder. */
+const FUNCTION_COMPILE_CACHE = join(tmpdir(), 'node-compile-cache');
 
 /** The run-wide facts every task of a run resolves against. */
 export interface RunFacts {
@@ -161,8 +172,15 @@ export function resolveTask(
       }
     }
     command = { kind: 'shell', script };
-  } else {
+  } else if (task.run.kind === 'argv') {
     command = { kind: 'argv', argv: task.run.argv.map((a, i) => text(`run[${i}]`, a)) };
+  } else {
+    const { module, sha256 } = task.run;
+    const modulePath = isAbsolute(module) ? module : resolve(facts.baseDir, module);
+    command = {
+      kind: 'argv',
+      argv: [process.execPath, FUNCTION_RUNNER, modulePath, task.run.export, sha256],
+    };
   }
 
   const env: Record<string, string> = {};
@@ -181,6 +199,11 @@ export function resolveTask(
     env.BATON_MAP_INDEX = String(unit.mapIndex);
   }
 
+  if (task.run.kind === 'function' && env.NODE_COMPILE_CACHE === undefined) {
+    // Node keeps the stripped TypeScript of the runner, the SDK and the module on disk:
+    // a function task then starts in ~0.35 s instead of ~1.2 s (measured on 2 cores).
+    env.NODE_COMPILE_CACHE = process.env.NODE_COMPILE_CACHE ?? FUNCTION_COMPILE_CACHE;
+  }
   const dir = task.workdir === undefined ? facts.baseDir : text('workdir', task.workdir);
   const workdir = isAbsolute(dir) ? dir : resolve(facts.baseDir, dir);
   const cpu = numberOf(task, 'resources.cpu', task.resources.cpu, ctx);

@@ -25,10 +25,20 @@ export interface ScheduleSpec {
   readonly timezone: string;
 }
 
-/** `shell`: run under `/bin/sh -c` (templates quoted for their shell context); `argv`: exec directly. */
+/**
+ * `shell`: run under `/bin/sh -c` (templates quoted for their shell context); `argv`: exec
+ * directly; `function`: an SDK function task, run by Node on the machine that runs the task
+ * (`module` is relative to the flow's base directory).
+ */
 export type RunSpec =
   | { readonly kind: 'shell'; readonly script: string }
-  | { readonly kind: 'argv'; readonly argv: readonly string[] };
+  | { readonly kind: 'argv'; readonly argv: readonly string[] }
+  | {
+      readonly kind: 'function';
+      readonly module: string;
+      readonly export: string;
+      readonly sha256: string;
+    };
 
 export interface TaskSpec {
   readonly id: string;

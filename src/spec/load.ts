@@ -14,7 +14,7 @@ import { normaliseFlow } from './normalise.ts';
 import type { PathProblem } from './path-problem.ts';
 import { type FlowFile, flowSchema } from './schema.ts';
 import { validateFlow } from './validate.ts';
-import { YamlLocator } from './yaml-locator.ts';
+import { type LineCol, YamlLocator } from './yaml-locator.ts';
 
 /**
  * Parses and validates a flow from its source text. `path` names the file in messages and
@@ -103,6 +103,22 @@ function parseWithPositions(source: string, path: string): LoadedFlow {
       },
     );
   }
+  const locator = new YamlLocator(doc.contents, lineCounter, source);
+  return parseFlowData(data, source, path, (p) => locator.locate(p.path, p.target, p.offset));
+}
+
+/**
+ * Checks and normalises a flow given as data rather than YAML text (a flow built by the
+ * SDK): the same schema and document checks as a YAML file. `locate` turns each problem's
+ * document path into a position in `path`; `source` is what is stored with the version.
+ * Throws a `SpecError` listing every problem.
+ */
+export function parseFlowData(
+  data: unknown,
+  source: string,
+  path: string,
+  locate: (problem: PathProblem) => LineCol,
+): LoadedFlow {
   const pathProblems: PathProblem[] = [];
   const parsed = flowSchema.safeParse(data);
   if (!parsed.success) {
@@ -112,10 +128,9 @@ function parseWithPositions(source: string, path: string): LoadedFlow {
   const check = validateFlow(data);
   pathProblems.push(...check.problems);
   if (pathProblems.length > 0 || !parsed.success) {
-    const locator = new YamlLocator(doc.contents, lineCounter, source);
-    const problems = pathProblems.map((p) => {
-      const { line, col } = locator.locate(p.path, p.target, p.offset);
-      return located(line, col, p.code, p.message);
+    const problems = pathProblems.map((p): SpecProblem => {
+      const { line, col } = locate(p);
+      return { file: path, line, col, code: p.code, message: p.message };
     });
     throw new SpecError(sortProblems(problems));
   }

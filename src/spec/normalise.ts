@@ -64,7 +64,7 @@ function normaliseTask(
   return {
     id,
     ...(task.description !== undefined && { description: task.description }),
-    run: normaliseRun(task.run),
+    run: normaliseRun(task),
     needs: [...new Set(task.needs ?? [])],
     env: stringify({ ...defaults.env, ...task.env }),
     ...(workdir !== undefined && { workdir }),
@@ -95,7 +95,10 @@ function normaliseTask(
   };
 }
 
-function normaliseRun(run: TaskFile['run']): RunSpec {
+function normaliseRun(task: TaskFile): RunSpec {
+  if (task.function !== undefined) return { kind: 'function', ...task.function };
+  // The document checks guarantee exactly one of "run" and "function".
+  const run = task.run!;
   return typeof run === 'string' ? { kind: 'shell', script: run } : { kind: 'argv', argv: run };
 }
 

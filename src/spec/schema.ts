@@ -80,12 +80,35 @@ export const producesSchema = z
   })
   .meta({ description: 'An asset this task produces.' });
 
+/**
+ * A TypeScript function task (written with the SDK): the module, its export holding the
+ * flow, and the sha256 of the module's source, so a changed module is noticed.
+ */
+export const functionSchema = z
+  .strictObject({
+    module: z
+      .string()
+      .min(1)
+      .meta({ description: 'The module, relative to the flow file (usually the flow file).' }),
+    export: z.string().min(1).meta({ description: 'The export holding the flow.' }),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .meta({ description: "sha256 of the module's source, hex." }),
+  })
+  .meta({ description: 'Run a TypeScript function of the SDK (instead of "run").' });
+
 export const taskSchema = z
   .strictObject({
     description: z.string().optional(),
-    run: z.union([z.string().min(1), z.array(z.string()).min(1)]).meta({
-      description: 'A string runs under /bin/sh -c; a list is an argv run without a shell.',
-    }),
+    run: z
+      .union([z.string().min(1), z.array(z.string()).min(1)])
+      .optional()
+      .meta({
+        description:
+          'A string runs under /bin/sh -c; a list is an argv run without a shell. Required unless "function" is given.',
+      }),
+    function: functionSchema.optional(),
     needs: z.array(z.string()).optional().meta({ description: 'Upstream task ids.' }),
     env: z
       .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))

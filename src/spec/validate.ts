@@ -243,6 +243,16 @@ export function fitsType(value: unknown, type: string): boolean {
 // Per-task rules that the schema cannot say: they relate two keys, or constrain names.
 function checkTaskShape(id: string, task: Record<string, unknown>, add: Add): void {
   const where = `task "${id}": `;
+  if (task.run === undefined && task.function === undefined) {
+    add(['tasks', id], `${where}"run" is required (the command to run)`, 'spec.invalid', 'key');
+  } else if (task.run !== undefined && task.function !== undefined) {
+    add(
+      ['tasks', id, 'function'],
+      `${where}give "run" or "function", not both (a task runs one program)`,
+      'spec.invalid',
+      'key',
+    );
+  }
   if (task.max_parallel !== undefined && task.map === undefined) {
     add(
       ['tasks', id, 'max_parallel'],

@@ -142,6 +142,9 @@ describe('local executor adoption', () => {
     await first.executor.launch(task);
     const started = await first.events.started(task.taskRunId);
     const token = tokenOf(started);
+    // The task's own process journals its start just after the launcher reports it.
+    const journaled = () => [...readJournals(journalDir).values()].flat();
+    assert.ok(await eventually(() => journaled().some((l) => l.startsWith(`S ${token} `))));
     await first.executor.close();
     const { executor, events } = start();
     assert.deepEqual(
