@@ -430,15 +430,18 @@ export class Scheduler {
 }
 
 /**
- * Processes registered from this host whose pid no longer exists: their leases need not
- * be waited out. Only this host's processes can be probed; others' leases must expire.
+ * Processes whose leases need not be waited out: those that stopped cleanly (on any host:
+ * a stopped process drives nothing, yet a run it ended and a dashboard command reopened
+ * still names it as owner), and those registered from this host whose pid no longer
+ * exists. Other hosts' live-looking processes cannot be probed; their leases must expire.
  */
 export function deadOnThisHost(schedulers: readonly SchedulerInfo[], self: string): string[] {
   const host = hostname();
   const dead: string[] = [];
   for (const s of schedulers) {
-    if (s.id === self || s.host !== host || s.stoppedAt !== null) continue;
-    if (!processExists(s.pid)) dead.push(s.id);
+    if (s.id === self) continue;
+    if (s.stoppedAt !== null) dead.push(s.id);
+    else if (s.host === host && !processExists(s.pid)) dead.push(s.id);
   }
   return dead;
 }
