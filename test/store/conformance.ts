@@ -853,6 +853,20 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
         assert.deepEqual(info?.info, { slots: 4, running: 2 });
       });
 
+      it('a run queued again after it ended (a retry) is held by nobody', async (t) => {
+        const store = await fresh(t);
+        const fv = await flowVersion(store);
+        await store.createRun(newRun('r1', fv, { owner: { id: 'cli', leaseMs: lease } }), []);
+        await store.moveRun('r1', 'queued', 'running', 1, fenceOf('r1', 'cli', 1));
+        await store.moveRun('r1', 'running', 'failed', 2, fenceOf('r1', 'cli', 1));
+        assert.equal((await store.getRun('r1'))?.owner, 'cli');
+        await store.moveRun('r1', 'failed', 'queued', 3);
+        const again = await store.getRun('r1');
+        assert.deepEqual([again?.owner, again?.leaseUntil], [null, null]);
+        const [claimed] = await store.claimRuns({ owner: 'b', leaseMs: lease, limit: 1 });
+        assert.deepEqual([claimed?.id, claimed?.ownerEpoch], ['r1', 2]);
+      });
+
       it('released runs are claimable at once; a stopped scheduler is marked', async (t) => {
         const store = await fresh(t);
         const fv = await flowVersion(store);

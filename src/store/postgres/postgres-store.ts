@@ -328,7 +328,9 @@ export class PostgresStore implements Store, CopyableStore {
       async (c) => {
         if (fence) await this.#checkFence(c, fence);
         const changed = await c.query(
-          `UPDATE runs SET state = $3, started_at = coalesce(started_at, $4), ended_at = $5
+          `UPDATE runs SET state = $3, started_at = coalesce(started_at, $4), ended_at = $5,
+             owner = CASE WHEN $3 = 'queued' THEN NULL ELSE owner END,
+             lease_until = CASE WHEN $3 = 'queued' THEN NULL ELSE lease_until END
            WHERE id = $1 AND state = $2`,
           [id, from, to, to === 'running' ? at : null, TERMINAL_RUN_STATES.has(to) ? at : null],
         );
