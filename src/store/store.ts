@@ -76,4 +76,12 @@ export interface Store {
   listAssetEvents(asset?: string): Promise<AssetEvent[]>;
   /** The newest event of every asset (one per asset key), by asset key. */
   latestAssetEvents(): Promise<AssetEvent[]>;
+
+  /**
+   * A small value an executor keeps across restarts (the Kubernetes executor's watch
+   * resource version), by key; null if never set.
+   */
+  getExecutorState(key: string): Promise<string | null>;
+  /** Sets or replaces an executor's value. */
+  setExecutorState(key: string, value: string): Promise<void>;
 }

@@ -39,7 +39,12 @@ export type FailureReason =
   | 'lost'
   | 'launch_error'
   | 'expression'
-  | 'oom_killed';
+  | 'oom_killed'
+  | 'evicted'
+  | 'image_pull'
+  | 'unschedulable'
+  | 'deadline_exceeded'
+  | 'container_config';
 
 export type TriggerKind = 'manual' | 'schedule' | 'backfill' | 'api';
 

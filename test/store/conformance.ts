@@ -544,5 +544,15 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
       });
       assert.deepEqual((await store.getFlowVersion(fv))?.spec, sampleSpec('sales'));
     });
+
+    it('executor state is null until set, then the last value set, per key', async (t) => {
+      const store = await fresh(t);
+      assert.equal(await store.getExecutorState('kubernetes/a/default/resourceVersion'), null);
+      await store.setExecutorState('kubernetes/a/default/resourceVersion', '41');
+      await store.setExecutorState('kubernetes/a/default/resourceVersion', '42');
+      await store.setExecutorState('kubernetes/b/default/resourceVersion', 'x-7');
+      assert.equal(await store.getExecutorState('kubernetes/a/default/resourceVersion'), '42');
+      assert.equal(await store.getExecutorState('kubernetes/b/default/resourceVersion'), 'x-7');
+    });
   });
 }

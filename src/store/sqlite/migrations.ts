@@ -27,6 +27,8 @@ export interface Migration {
  *                compare-and-set on (id, state). JSON columns: handle, resolved, outputs.
  * events         append-only history: run creation, run and task-run transitions, actions.
  * asset_events   append-only materialisations reported by tasks, newest per asset wins.
+ * executor_state small values executors keep across restarts, by key (e.g. the Kubernetes
+ *                watch's resource version); written often, so one row per key, replaced.
  *
  * Conventions: timestamps are INTEGER milliseconds since the epoch (UTC); JSON is TEXT.
  * States are not CHECK-constrained: SQLite cannot alter a CHECK without rebuilding the
@@ -117,9 +119,18 @@ CREATE TABLE asset_events (
 CREATE INDEX asset_events_asset ON asset_events (asset, id);
 `;
 
+const executorState = `
+CREATE TABLE executor_state (
+  key        TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`;
+
 /** Every migration, in order. The last version is the schema this build expects. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
+  { version: 2, name: 'executor state', sql: executorState },
 ];
 
 /** The schema version this build of Baton writes and understands. */

@@ -374,6 +374,25 @@ export class SqliteStore implements Store {
     );
   }
 
+  async getExecutorState(key: string): Promise<string | null> {
+    return this.#read('get executor state', () => {
+      const row = this.#stmt('SELECT value FROM executor_state WHERE key = ?').get(key);
+      return row === undefined ? null : String(row.value);
+    });
+  }
+
+  async setExecutorState(key: string, value: string): Promise<void> {
+    await this.#write(`set executor state ${key}`, () => {
+      this.#stmt(`
+        INSERT INTO executor_state (key, value, updated_at) VALUES (?, ?, ?)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`).run(
+        key,
+        value,
+        Date.now(),
+      );
+    });
+  }
+
   /** Inserts one task run; a duplicate (run, task, map index, attempt) is a conflict. */
   #insertTaskRun(t: NewTaskRun): number {
     try {

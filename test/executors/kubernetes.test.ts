@@ -1,0 +1,38 @@
+import { after, before } from 'node:test';
+import { describeExecutor } from './conformance.ts';
+import { tempRoot } from './helpers.ts';
+import { type FakeCluster, startFakeCluster } from './kubernetes/fake-cluster.ts';
+
+const root = tempRoot('baton-k8s-conformance-');
+let cluster: FakeCluster;
+before(async () => {
+  cluster = await startFakeCluster(root.path);
+});
+after(async () => {
+  await cluster.close();
+  root.dispose();
+});
+
+const IMAGE = { image: 'busybox:1.37' };
+const workdir =
+  'a pod runs in its image’s working directory; workdir names a folder on the scheduler’s machine';
+
+describeExecutor(
+  'kubernetes (fake API server)',
+  (options) =>
+    cluster.executor({
+      maxPods: 2,
+      ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
+      ...(options.logCapBytes !== undefined ? { logCapBytes: options.logCapBytes } : {}),
+    }),
+  2,
+  {
+    'runs the task in its working directory': workdir,
+    'reports a missing working directory as a launch error naming it': workdir,
+    'reports a missing program with a message':
+      'Kubernetes reports it as StartError (exit 128): see the failure taxonomy tests',
+    'reports a task killed from outside by its signal':
+      'a pod’s container reports an exit code (137), never a signal, and its pid is not Baton’s to know',
+  },
+  IMAGE,
+);
