@@ -1,17 +1,7 @@
-import { after, before } from 'node:test';
 import { describeExecutor } from './conformance.ts';
-import { tempRoot } from './helpers.ts';
-import { type FakeCluster, startFakeCluster } from './kubernetes/fake-cluster.ts';
+import { useFakeCluster } from './kubernetes/fake-cluster.ts';
 
-const root = tempRoot('baton-k8s-conformance-');
-let cluster: FakeCluster;
-before(async () => {
-  cluster = await startFakeCluster(root.path);
-});
-after(async () => {
-  await cluster.close();
-  root.dispose();
-});
+const suite = useFakeCluster('baton-k8s-conformance-');
 
 const IMAGE = { image: 'busybox:1.37' };
 const workdir =
@@ -20,7 +10,7 @@ const workdir =
 describeExecutor(
   'kubernetes (fake API server)',
   (options) =>
-    cluster.executor({
+    suite.cluster.executor({
       maxPods: 2,
       ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
       ...(options.logCapBytes !== undefined ? { logCapBytes: options.logCapBytes } : {}),

@@ -79,6 +79,11 @@ export interface FakeKube {
   readonly creates: readonly CreateRecord[];
   /** Pods as stored now (all namespaces, or one). */
   pods(namespace?: string): Pod[];
+  /**
+   * Resolves once `condition` holds, checked now and after every change to a pod; rejects
+   * after `timeoutMs` (default 60 s) with `what` in the message.
+   */
+  until(what: string, condition: () => boolean, timeoutMs?: number): Promise<void>;
   /** Scripts an outcome for pods matching `selector` (created from now on, or running). */
   rule(selector: string, outcome: Outcome, afterMs?: number): void;
   /** Applies an outcome to a running pod now; false if it has no live container. */
@@ -498,6 +503,25 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       return path;
     },
     pods: (namespace) => store.list(namespace ?? null, () => true),
+    until(what, condition, timeoutMs = 60_000) {
+      if (condition()) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (!condition()) return;
+          cleanup();
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`fake-kube: timed out after ${timeoutMs} ms waiting for ${what}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          store.listeners.delete(check);
+        };
+        store.listeners.add(check);
+      });
+    },
     rule(selector, outcome, afterMs = 0) {
       const matches = labelMatcher(selector);
       kubelet.rules.push({ matches, outcome, afterMs });

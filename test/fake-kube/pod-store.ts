@@ -40,6 +40,8 @@ export class PodStore {
   readonly #historyLimit: number;
   readonly #pods = new Map<string, Pod>();
   readonly watchers = new Set<Watcher>();
+  /** Called after every change (tests wait on conditions through it). */
+  readonly listeners = new Set<() => void>();
 
   constructor(historyLimit = 10_000) {
     this.#historyLimit = historyLimit;
@@ -81,6 +83,7 @@ export class PodStore {
       this.#compactedRev = dropped.rev;
     }
     for (const watcher of this.watchers) this.#deliver(watcher, change);
+    for (const listener of this.listeners) listener();
     return clone(stored);
   }
 

@@ -192,6 +192,19 @@ class KubernetesExecutor implements Executor {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Results are committed before a caller closes (as `baton run` does): the last
+    // finished pods go now rather than at the next process's sweep.
+    await Promise.all(
+      [...this.#finishedPods.values()].map(async (entry) => {
+        try {
+          if (!(await this.#o.ownerAlive?.(entry.taskRunId, entry.attempt)))
+            await this.#deleteByName(entry.namespace, entry.pod, 0);
+        } catch (error) {
+          this.#o.onTrouble?.(`cleanup ${entry.pod}`, error);
+        }
+      }),
+    );
+    this.#finishedPods.clear();
     this.#closed = true;
     if (this.#ticker) clearInterval(this.#ticker);
     for (const attempt of this.#attempts.values()) attempt.logs?.stop();
@@ -381,6 +394,15 @@ class KubernetesExecutor implements Executor {
     }
     const result: Result = { reason: verdict.reason, exitCode: verdict.exitCode };
     if (verdict.message) result.message = verdict.message;
+    if (
+      pod.metadata?.deletionTimestamp &&
+      !attempt.cancelReason &&
+      verdict.reason === 'exit_code'
+    ) {
+      // Killed because someone deleted its pod: not the task's own failure.
+      result.reason = 'lost';
+      result.message = `pod ${attempt.namespace}/${attempt.pod} was deleted from outside Baton while it ran (exit code ${verdict.exitCode})`;
+    }
     if (attempt.cancelReason) {
       // Killed on our request: a container's exit code 128+n means signal n.
       result.reason = attempt.cancelReason;

@@ -1,11 +1,13 @@
 /** A fake cluster and Kubernetes executors on it, for the tests in this folder. */
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import type { Executor, KubernetesExecutorOptions } from '../../../src/executors/index.ts';
 import {
   createKubernetesExecutor,
   loadKubeConfig,
 } from '../../../src/executors/kubernetes/index.ts';
 import { type FakeKube, startFakeKube } from '../../fake-kube/fake-kube.ts';
+import { tempRoot } from '../helpers.ts';
 
 export interface FakeCluster {
   readonly fake: FakeKube;
@@ -36,6 +38,32 @@ export async function startFakeCluster(dir: string): Promise<FakeCluster> {
     async close() {
       for (const executor of open) await executor.close();
       await fake.close();
+    },
+  };
+}
+
+/**
+ * A temp folder and a fake cluster for the enclosing suite: started before its tests,
+ * closed (every executor too) and removed after. Read `cluster` inside tests only.
+ */
+export function useFakeCluster(prefix: string): {
+  readonly root: string;
+  readonly cluster: FakeCluster;
+} {
+  const dir = tempRoot(prefix);
+  let cluster: FakeCluster | undefined;
+  before(async () => {
+    cluster = await startFakeCluster(dir.path);
+  });
+  after(async () => {
+    await cluster?.close();
+    dir.dispose();
+  });
+  return {
+    root: dir.path,
+    get cluster(): FakeCluster {
+      if (!cluster) throw new Error('the fake cluster starts in before(); use it inside tests');
+      return cluster;
     },
   };
 }
