@@ -47,6 +47,11 @@ export interface FakeKubeOptions {
   readonly port?: number;
   /** Bearer token every API request must carry. Default `fake-token`. */
   readonly token?: string;
+  /**
+   * Also serve requests with no Authorization header (an apiserver with anonymous auth).
+   * kubectl sends no token over plain HTTP, so the standalone fake turns this on.
+   */
+  readonly allowAnonymous?: boolean;
   /** How often a watch that asked for bookmarks gets one. Default 60,000 ms (apiserver). */
   readonly bookmarkMs?: number;
   /** Changes kept for watches to resume from; older revisions get 410. Default 10,000. */
@@ -109,6 +114,28 @@ export interface FakeKube {
   close(): Promise<void>;
 }
 
+/** What discovery clients (kubectl) ask first: the version, and that core/v1 has pods. */
+const DISCOVERY: Record<string, object> = {
+  '/version': { major: '1', minor: '33', gitVersion: 'v1.33.0-fake', platform: 'linux/amd64' },
+  '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] },
+  '/apis': { kind: 'APIGroupList', apiVersion: 'v1', groups: [] },
+  '/api/v1': {
+    kind: 'APIResourceList',
+    groupVersion: 'v1',
+    resources: [
+      {
+        name: 'pods',
+        singularName: 'pod',
+        namespaced: true,
+        kind: 'Pod',
+        shortNames: ['po'],
+        verbs: ['create', 'delete', 'get', 'list', 'patch', 'watch'],
+      },
+      { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
+    ],
+  },
+};
+
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const LABEL_KEY =
@@ -165,7 +192,9 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     const url = new URL(req.url ?? '/', 'http://fake');
     const method = req.method ?? 'GET';
     if (url.pathname.startsWith('/_fake/')) return control(method, url, req, res);
-    if (req.headers.authorization !== `Bearer ${token}`)
+    if (DISCOVERY[url.pathname]) return json(res, 200, DISCOVERY[url.pathname]);
+    const auth = req.headers.authorization;
+    if (auth !== `Bearer ${token}` && !(auth === undefined && options.allowAnonymous))
       throw new ApiError(401, 'Unauthorized', 'Unauthorized');
     const fail = failRules.find(
       (r) => r.count > 0 && r.method === method && r.path.test(url.pathname),
@@ -411,7 +440,10 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         const size = statSync(log.path, { throwIfNoEntry: false })?.size ?? 0;
         const end = Math.min(size, limit);
         if (end === 0) res.end();
-        else createReadStream(log.path, { start: 0, end: end - 1 }).pipe(res);
+        else
+          createReadStream(log.path, { start: 0, end: end - 1 })
+            .on('error', () => res.destroy()) // the pod (and its log) went meanwhile
+            .pipe(res);
         return;
       }
       const lines = readFileSync(log.path).toString('utf8').split('\n');
@@ -434,6 +466,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         sent += end - offset;
         offset = end;
         stream.on('end', () => setTimeout(pump, 0));
+        stream.on('error', () => res.end()); // the pod (and its log) went meanwhile
         stream.pipe(res, { end: false });
         return;
       }

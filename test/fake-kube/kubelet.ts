@@ -384,7 +384,7 @@ export class Kubelet {
 
   #forget(runtime: Runtime): void {
     for (const timer of runtime.timers) clearTimeout(timer);
-    this.#runtimes.delete(runtime.key);
+    if (this.#runtimes.get(runtime.key) === runtime) this.#runtimes.delete(runtime.key);
     rmSync(runtime.sandbox, { recursive: true, force: true });
   }
 

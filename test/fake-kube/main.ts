@@ -1,6 +1,6 @@
 /**
  * Starts the fake Kubernetes API server on its own:
- *   npm run fake-kube -- --port 6443 --kubeconfig /tmp/fake.kubeconfig [--bookmark-ms N]
+ *   npm run fake-kube -- --port 6443 --kubeconfig /tmp/fake.kubeconfig [--bookmark-ms N] [--require-token]
  * then `KUBECONFIG=/tmp/fake.kubeconfig baton run FLOW --executor kubernetes` (or kubectl).
  * Faults are scripted over HTTP under /_fake/ (see fake-kube.ts). Ctrl-C stops it and
  * kills the pods' processes.
@@ -15,10 +15,13 @@ const { values } = parseArgs({
     kubeconfig: { type: 'string' },
     token: { type: 'string' },
     'bookmark-ms': { type: 'string' },
+    'require-token': { type: 'boolean' },
   },
 });
 const fake = await startFakeKube({
   port: Number(values.port),
+  // kubectl sends no bearer token over plain HTTP; a wrong token is still refused.
+  allowAnonymous: !values['require-token'],
   ...(values.token ? { token: values.token } : {}),
   ...(values['bookmark-ms'] ? { bookmarkMs: Number(values['bookmark-ms']) } : {}),
 });
