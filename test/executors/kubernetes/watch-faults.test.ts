@@ -65,4 +65,24 @@ describe('kubernetes executor: watch faults', () => {
     assert.ok(state.saved.length > 0, 'the resource version was kept');
     await fake.until('every pod deleted', () => fake.pods().length === 0);
   });
+
+  it('a stalled watch (socket open, no bytes): the periodic list still records every end', async () => {
+    const { fake } = suite.cluster;
+    const executor = suite.cluster.executor({ maxPods: 10, resyncMs: 1000 });
+    const events = new EventRecorder(executor);
+    const warmup = makeTask(root.path, sh('true'), { image: 'busybox:1.37' });
+    await executor.launch(warmup); // opens the namespace's watch
+    await events.finished(warmup.taskRunId);
+    fake.stallWatches(true);
+    const tasks = Array.from({ length: 10 }, () =>
+      makeTask(root.path, sh('echo ok'), { image: 'busybox:1.37' }),
+    );
+    const started = Date.now();
+    for (const task of tasks) await executor.launch(task);
+    for (const task of tasks) assert.equal((await events.finished(task.taskRunId)).exitCode, 0);
+    // Well under the client's 30 s inactivity timeout: the lists did it, not a rewatch.
+    assert.ok(Date.now() - started < 25_000, `took ${Date.now() - started} ms`);
+    fake.stallWatches(false);
+    await executor.close();
+  });
 });
