@@ -145,6 +145,16 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
       assert.equal(await store.getFlowVersion(v2.id + other.id + 1000), undefined);
     });
 
+    it('executor state is null until set, then the last value set, per key', async (t) => {
+      const store = await fresh(t);
+      assert.equal(await store.getExecutorState('kubernetes/a/default/resourceVersion'), null);
+      await store.setExecutorState('kubernetes/a/default/resourceVersion', '41');
+      await store.setExecutorState('kubernetes/a/default/resourceVersion', '42');
+      await store.setExecutorState('kubernetes/b/default/resourceVersion', 'x-7');
+      assert.equal(await store.getExecutorState('kubernetes/a/default/resourceVersion'), '42');
+      assert.equal(await store.getExecutorState('kubernetes/b/default/resourceVersion'), 'x-7');
+    });
+
     it('latestFlowVersion is the newest version of that flow only', async (t) => {
       const store = await fresh(t);
       assert.equal(await store.latestFlowVersion('sales'), undefined);

@@ -721,6 +721,25 @@ export class PostgresStore implements Store, CopyableStore {
     );
   }
 
+  async getExecutorState(key: string): Promise<string | null> {
+    const rows = await this.#query(
+      'get executor state',
+      'SELECT value FROM executor_state WHERE key = $1',
+      [key],
+    );
+    return rows[0] === undefined ? null : String(rows[0].value);
+  }
+
+  async setExecutorState(key: string, value: string): Promise<void> {
+    await this.#tx(`set executor state ${key}`, async (c) => {
+      await c.query(
+        `INSERT INTO executor_state (key, value, updated_at) VALUES ($1, $2, ${NOW})
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        [key, value],
+      );
+    });
+  }
+
   async registerScheduler(s: NewScheduler): Promise<void> {
     await this.#tx(`register ${s.id}`, async (c) => {
       await c.query(

@@ -435,6 +435,25 @@ export class SqliteStore implements Store, CopyableStore {
     );
   }
 
+  async getExecutorState(key: string): Promise<string | null> {
+    return this.#read('get executor state', () => {
+      const row = this.#stmt('SELECT value FROM executor_state WHERE key = ?').get(key);
+      return row === undefined ? null : String(row.value);
+    });
+  }
+
+  async setExecutorState(key: string, value: string): Promise<void> {
+    await this.#write(`set executor state ${key}`, () => {
+      this.#stmt(`
+        INSERT INTO executor_state (key, value, updated_at) VALUES (?, ?, ?)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`).run(
+        key,
+        value,
+        Date.now(),
+      );
+    });
+  }
+
   async registerScheduler(s: NewScheduler): Promise<void> {
     await this.#write(`register ${s.id}`, () => {
       const now = Date.now();
