@@ -142,6 +142,10 @@ describe('local executor adoption', () => {
     await first.executor.launch(task);
     const started = await first.events.started(task.taskRunId);
     const token = tokenOf(started);
+    // The task's own process journals its S line; the launcher's report may overtake it.
+    const journaled = () =>
+      [...readJournals(journalDir).values()].flat().some((l) => l.startsWith(`S ${token} `));
+    assert.ok(await eventually(journaled), 'the start journaled');
     await first.executor.close();
     const { executor, events } = start();
     assert.deepEqual(
