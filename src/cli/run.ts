@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { join, relative } from 'node:path';
 import {
   createLocalExecutor,
   createSequentialExecutor,
   type Executor,
+  loadKubernetesExecutor,
   withTimeouts,
 } from '../executors/index.ts';
 import {
@@ -31,7 +33,7 @@ import { findProject, openProjectStore, type Project } from './project.ts';
 export const runCommand: CommandDef = {
   name: 'run',
   usage:
-    'baton run FLOW|FILE [-p key=value]… [--parallelism N] [--executor local|sequential] | baton run --resume RUN',
+    'baton run FLOW|FILE [-p key=value]… [--parallelism N] [--executor local|sequential|kubernetes] | baton run --resume RUN',
   summary:
     'Runs one flow to completion in this process and records everything in the database.\n' +
     'Ctrl-C cancels the run cleanly: running tasks are killed and recorded as cancelled.\n' +
@@ -47,9 +49,23 @@ export const runCommand: CommandDef = {
     parallelism: {
       type: 'string',
       value: 'N',
-      help: 'most tasks at once (default: number of CPUs)',
+      help: 'most tasks at once (default: number of CPUs; kubernetes: pods per namespace, 16)',
     },
-    executor: { type: 'string', value: 'NAME', help: 'local (default) or sequential' },
+    executor: {
+      type: 'string',
+      value: 'NAME',
+      help: "local, sequential or kubernetes (default: the flow's executor, else local)",
+    },
+    kubeconfig: {
+      type: 'string',
+      value: 'FILE',
+      help: 'kubernetes: cluster and credentials (default $KUBECONFIG, ~/.kube/config, or in-cluster)',
+    },
+    namespace: {
+      type: 'string',
+      value: 'NS',
+      help: "kubernetes: namespace of the pods (default: the kubeconfig context's, else default)",
+    },
     resume: {
       type: 'string',
       value: 'RUN',
@@ -63,16 +79,63 @@ export const runCommand: CommandDef = {
 };
 
 function checkExecutorName(name: string): void {
-  if (name === 'local' || name === 'sequential') return;
-  if (name === 'kubernetes' || name === 'worker') {
+  if (name === 'local' || name === 'sequential' || name === 'kubernetes') return;
+  if (name === 'worker') {
     throw new UsageError(
-      `--executor ${name} is not available yet in this build (use local or sequential)`,
+      `--executor ${name} is not available yet in this build (use local, sequential or kubernetes)`,
     );
   }
-  throw new UsageError(`--executor must be local or sequential, got "${name}"`);
+  throw new UsageError(`--executor must be local, sequential or kubernetes, got "${name}"`);
 }
 
-function makeExecutor(name: string, slots: number | undefined, project: Project): Executor {
+/**
+ * The executor a flow asks for: the one every task names (`executor:` per task or in
+ * `defaults`), else none. One run uses one executor in this build, so a mix is refused.
+ */
+function flowExecutor(spec: FlowSpec): string | undefined {
+  const named = new Set(spec.tasks.map((t) => t.executor ?? 'local'));
+  if (named.size > 1) {
+    throw new UsageError(
+      `flow ${spec.flow} mixes executors (${[...named].sort().join(', ')}); one run uses one executor in this build: ` +
+        'set the same executor: on every task (or in defaults), or pass --executor',
+    );
+  }
+  const [only] = named;
+  return only === 'local' ? undefined : only;
+}
+
+async function makeExecutor(
+  name: string,
+  values: Record<string, unknown>,
+  slots: number | undefined,
+  project: Project,
+  store: Store,
+): Promise<Executor> {
+  if (name === 'kubernetes') {
+    const kubernetes = await loadKubernetesExecutor();
+    const kubeConfig = kubernetes.loadKubeConfig(values.kubeconfig as string | undefined);
+    return withTimeouts(
+      kubernetes.createKubernetesExecutor({
+        kubeConfig,
+        // Pods of two Baton databases sharing a namespace never meet: the database names them.
+        instance: createHash('sha256').update(store.url).digest('hex').slice(0, 8),
+        ...(values.namespace !== undefined ? { namespace: String(values.namespace) } : {}),
+        ...(slots !== undefined ? { maxPods: slots } : {}),
+        state: {
+          load: (key) => store.getExecutorState(key),
+          save: (key, value) => store.setExecutorState(key, value),
+        },
+        ownerAlive: async (taskRunId, attempt) => {
+          const row = await store.getTaskRun(taskRunId);
+          return (
+            row !== undefined &&
+            row.attempt === attempt &&
+            (row.state === 'queued' || row.state === 'running')
+          );
+        },
+      }),
+    );
+  }
   // Every process that may resume this project's runs reads the same journals.
   const journalDir = join(project.stateDir, 'launchers');
   if (name === 'sequential') return withTimeouts(createSequentialExecutor({ journalDir }));
@@ -91,8 +154,7 @@ export async function run(values: Record<string, unknown>, positionals: string[]
     throw new UsageError('--resume takes a run id and no FLOW');
   if (!resumeId && positionals.length !== 1)
     throw new UsageError('baton run needs exactly one FLOW or FILE (see baton run --help)');
-  const executorName = String(values.executor ?? 'local');
-  checkExecutorName(executorName);
+  if (values.executor !== undefined) checkExecutorName(String(values.executor));
 
   let store: Store | undefined;
   let executor: Executor | undefined;
@@ -108,11 +170,14 @@ export async function run(values: Record<string, unknown>, positionals: string[]
       ? resolveParams(loaded.spec, parseKeyValues(values.param as string[] | undefined, '-p'))
       : {};
     store = await openProjectStore(project);
-    executor = makeExecutor(executorName, slots, project);
 
     let runRow: Run;
     let spec: FlowSpec;
+    let executorName = String(values.executor ?? 'local');
     if (loaded) {
+      // The executor first: a cluster that cannot be reached leaves no run behind.
+      executorName = String(values.executor ?? flowExecutor(loaded.spec) ?? 'local');
+      executor = await makeExecutor(executorName, values, slots, project, store);
       const version = await saveFlow(store, loaded);
       runRow = await createRun(store, {
         version,
@@ -153,6 +218,8 @@ export async function run(values: Record<string, unknown>, positionals: string[]
       }
       runRow = claimed;
       spec = version.spec;
+      executorName = String(values.executor ?? flowExecutor(spec) ?? 'local');
+      executor = await makeExecutor(executorName, values, slots, project, store);
       await store.addEvent(found.id, 'resumed', { pid: process.pid }, Date.now());
     }
 

@@ -6,6 +6,8 @@
  */
 
 /** Everything needed to start one attempt, with every template already resolved. */
+import type { KubernetesSpec } from '../spec/index.ts';
+
 export interface ResolvedTask {
   /** The task run's row id: unique per attempt, the executor's key for it. */
   readonly taskRunId: number;
@@ -32,6 +34,8 @@ export interface ResolvedTask {
   readonly timeoutMs?: number;
   readonly resources: { readonly cpu?: number; readonly memoryBytes?: number };
   readonly image?: string;
+  /** Pod settings, for the Kubernetes executor (other executors ignore them). */
+  readonly kubernetes?: KubernetesSpec;
 }
 
 /** Opaque to the scheduler, stored on the task run; enough to find the attempt again. */
@@ -44,7 +48,15 @@ export type FinishReason =
   | 'cancelled'
   | 'lost'
   | 'launch_error'
-  | 'oom_killed';
+  | 'oom_killed'
+  // Kubernetes: the pod was evicted (node pressure), its image could not be pulled, it
+  // found no node in time, it ran past `activeDeadlineSeconds`, or its container could not
+  // be created from its configuration (a missing secret or config map).
+  | 'evicted'
+  | 'image_pull'
+  | 'unschedulable'
+  | 'deadline_exceeded'
+  | 'container_config';
 
 export type ExecutorEvent =
   | {

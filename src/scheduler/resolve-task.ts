@@ -227,5 +227,6 @@ export function resolveTask(
       ...(memoryBytes !== undefined ? { memoryBytes: Math.round(memoryBytes) } : {}),
     },
     ...(task.image !== undefined ? { image: task.image } : {}),
+    ...(task.kubernetes !== undefined ? { kubernetes: task.kubernetes } : {}),
   };
 }

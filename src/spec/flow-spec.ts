@@ -40,6 +40,19 @@ export type RunSpec =
       readonly sha256: string;
     };
 
+/** Pod settings of a task on the Kubernetes executor (the `kubernetes:` block). */
+export interface KubernetesSpec {
+  readonly namespace?: string;
+  readonly serviceAccount?: string;
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  readonly tolerations?: readonly Readonly<Record<string, unknown>>[];
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly imagePullSecrets?: readonly string[];
+  readonly volumes?: readonly Readonly<Record<string, unknown>>[];
+  readonly volumeMounts?: readonly Readonly<Record<string, unknown>>[];
+}
+
 export interface TaskSpec {
   readonly id: string;
   readonly description?: string;
@@ -66,6 +79,8 @@ export interface TaskSpec {
   readonly cache?: { readonly key: string; readonly ttlMs?: number };
   /** Numbers, or templates resolved when the task becomes ready. */
   readonly resources: { readonly cpu?: number | string; readonly memory?: number | string };
+  /** Pod settings on Kubernetes: the flow's `defaults.kubernetes` with the task's on top. */
+  readonly kubernetes?: KubernetesSpec;
 }
 
 export interface FlowSpec {

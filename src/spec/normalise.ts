@@ -4,7 +4,7 @@
  */
 import { unwrapExpression } from './check-expressions.ts';
 import { parseDuration } from './duration.ts';
-import type { FlowSpec, ParamSpec, RunSpec, TaskSpec } from './flow-spec.ts';
+import type { FlowSpec, KubernetesSpec, ParamSpec, RunSpec, TaskSpec } from './flow-spec.ts';
 import type { FlowFile, TaskFile } from './schema.ts';
 
 /** Default for `max_active_runs`: runs of one flow do not overlap unless asked to. */
@@ -92,7 +92,29 @@ function normaliseTask(
       },
     }),
     resources,
+    ...kubernetesOf(defaults.kubernetes, task.kubernetes),
   };
+}
+
+/** Task keys win over the defaults' key by key; maps and lists are not merged deeper. */
+function kubernetesOf(
+  defaults: TaskFile['kubernetes'],
+  task: TaskFile['kubernetes'],
+): { kubernetes?: KubernetesSpec } {
+  if (defaults === undefined && task === undefined) return {};
+  const k = { ...defaults, ...task };
+  const spec: KubernetesSpec = {
+    ...(k.namespace !== undefined && { namespace: k.namespace }),
+    ...(k.service_account !== undefined && { serviceAccount: k.service_account }),
+    ...(k.node_selector !== undefined && { nodeSelector: k.node_selector }),
+    ...(k.tolerations !== undefined && { tolerations: k.tolerations }),
+    ...(k.labels !== undefined && { labels: k.labels }),
+    ...(k.annotations !== undefined && { annotations: k.annotations }),
+    ...(k.image_pull_secrets !== undefined && { imagePullSecrets: k.image_pull_secrets }),
+    ...(k.volumes !== undefined && { volumes: k.volumes }),
+    ...(k.volume_mounts !== undefined && { volumeMounts: k.volume_mounts }),
+  };
+  return { kubernetes: spec };
 }
 
 function normaliseRun(task: TaskFile): RunSpec {

@@ -98,6 +98,50 @@ export const functionSchema = z
   })
   .meta({ description: 'Run a TypeScript function of the SDK (instead of "run").' });
 
+/**
+ * Pod settings of a task on the Kubernetes executor. Fields are Kubernetes' own names and
+ * shapes (tolerations, volumes and volume mounts are passed to the pod as written).
+ */
+export const kubernetesSchema = z
+  .strictObject({
+    namespace: z
+      .string()
+      .optional()
+      .meta({ description: "Namespace of the task's pod. Default: the executor's." }),
+    service_account: z
+      .string()
+      .optional()
+      .meta({ description: 'Service account the pod runs as (its cloud and cluster rights).' }),
+    node_selector: z
+      .record(z.string(), z.string())
+      .optional()
+      .meta({ description: 'Node labels the pod must run on.' }),
+    tolerations: z
+      .array(z.record(z.string(), z.unknown()))
+      .optional()
+      .meta({ description: 'Kubernetes tolerations, as in a pod spec.' }),
+    labels: z.record(z.string(), z.string()).optional().meta({
+      description: "Extra pod labels (Baton's own `baton/*` labels cannot be overridden).",
+    }),
+    annotations: z
+      .record(z.string(), z.string())
+      .optional()
+      .meta({ description: 'Extra pod annotations.' }),
+    image_pull_secrets: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Names of secrets for pulling the image from a private registry.' }),
+    volumes: z
+      .array(z.record(z.string(), z.unknown()))
+      .optional()
+      .meta({ description: 'Kubernetes volumes of the pod, as in a pod spec.' }),
+    volume_mounts: z
+      .array(z.record(z.string(), z.unknown()))
+      .optional()
+      .meta({ description: "Kubernetes volume mounts of the task's container." }),
+  })
+  .meta({ description: 'Pod settings on the Kubernetes executor.' });
+
 export const taskSchema = z
   .strictObject({
     description: z.string().optional(),
@@ -169,6 +213,7 @@ export const taskSchema = z
         memory: expressionOr(z.number().positive()).optional(),
       })
       .optional(),
+    kubernetes: kubernetesSchema.optional(),
   })
   .meta({ description: 'One task: a program to run and when.' });
 
@@ -208,6 +253,7 @@ export const flowSchema = z
         image: z.string().optional(),
         pool: z.string().optional(),
         executor: z.enum(['sequential', 'local', 'kubernetes', 'worker']).optional(),
+        kubernetes: kubernetesSchema.optional(),
       })
       .optional(),
     tasks: z.record(z.string(), taskSchema).meta({

@@ -138,6 +138,7 @@ export const TABLES: readonly TableDef[] = [
       'done_at',
     ],
   },
+  { name: 'executor_state', key: 'key', columns: ['key', 'value', 'updated_at'] },
   {
     name: 'schedulers',
     key: 'id',

@@ -98,6 +98,14 @@ export interface Store {
   /** The newest event of every asset (one per asset key), by asset key. */
   latestAssetEvents(): Promise<AssetEvent[]>;
 
+  /**
+   * A small value an executor keeps across restarts (the Kubernetes executor's watch
+   * resource version), by key; null if never set.
+   */
+  getExecutorState(key: string): Promise<string | null>;
+  /** Sets (or replaces) an executor's value. */
+  setExecutorState(key: string, value: string): Promise<void>;
+
   // --- ownership: leases on runs, heartbeats of the processes that hold them ------------
 
   /** Records (or refreshes) a process that drives runs; its heartbeat starts now. */

@@ -55,7 +55,12 @@ export type FailureReason =
   | 'lost'
   | 'launch_error'
   | 'expression'
-  | 'oom_killed';
+  | 'oom_killed'
+  | 'evicted'
+  | 'image_pull'
+  | 'unschedulable'
+  | 'deadline_exceeded'
+  | 'container_config';
 
 export type TriggerKind = 'manual' | 'schedule' | 'backfill' | 'api';
 

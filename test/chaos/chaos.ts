@@ -197,7 +197,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         }
       });
       void proc.exited.then(({ code, signal }) => {
-        if (!(proc.killedByUs && signal === 'SIGKILL') && !(stopping && code === 0)) {
+        if (
+          !(proc.killedByUs && signal === 'SIGKILL') &&
+          !(stopping && (code === 0 || signal === 'SIGTERM'))
+        ) {
           unexpectedExits.push(`${name} exited with ${signal ?? `code ${code}`}`);
         }
       });

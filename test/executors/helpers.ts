@@ -87,6 +87,12 @@ export class EventRecorder {
     return this.#wait((e) => e.type === 'started' && e.taskRunId === taskRunId) as Promise<Started>;
   }
 
+  /** Resolves once `n` finished events (of any attempts) have been seen. */
+  async finishedCount(n: number): Promise<void> {
+    let seen = 0;
+    await this.#wait((e) => e.type === 'finished' && ++seen >= n);
+  }
+
   finished(taskRunId: number): Promise<Finished> {
     return this.#wait(
       (e) => e.type === 'finished' && e.taskRunId === taskRunId,

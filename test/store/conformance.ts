@@ -145,6 +145,16 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
       assert.equal(await store.getFlowVersion(v2.id + other.id + 1000), undefined);
     });
 
+    it('executor state is null until set, then the last value set, per key', async (t) => {
+      const store = await fresh(t);
+      assert.equal(await store.getExecutorState('kubernetes/a/default/resourceVersion'), null);
+      await store.setExecutorState('kubernetes/a/default/resourceVersion', '41');
+      await store.setExecutorState('kubernetes/a/default/resourceVersion', '42');
+      await store.setExecutorState('kubernetes/b/default/resourceVersion', 'x-7');
+      assert.equal(await store.getExecutorState('kubernetes/a/default/resourceVersion'), '42');
+      assert.equal(await store.getExecutorState('kubernetes/b/default/resourceVersion'), 'x-7');
+    });
+
     it('latestFlowVersion is the newest version of that flow only', async (t) => {
       const store = await fresh(t);
       assert.equal(await store.latestFlowVersion('sales'), undefined);
@@ -851,6 +861,20 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           ['a', 'scheduler', 'h1', 11, null],
         );
         assert.deepEqual(info?.info, { slots: 4, running: 2 });
+      });
+
+      it('a run queued again after it ended (a retry) is held by nobody', async (t) => {
+        const store = await fresh(t);
+        const fv = await flowVersion(store);
+        await store.createRun(newRun('r1', fv, { owner: { id: 'cli', leaseMs: lease } }), []);
+        await store.moveRun('r1', 'queued', 'running', 1, fenceOf('r1', 'cli', 1));
+        await store.moveRun('r1', 'running', 'failed', 2, fenceOf('r1', 'cli', 1));
+        assert.equal((await store.getRun('r1'))?.owner, 'cli');
+        await store.moveRun('r1', 'failed', 'queued', 3);
+        const again = await store.getRun('r1');
+        assert.deepEqual([again?.owner, again?.leaseUntil], [null, null]);
+        const [claimed] = await store.claimRuns({ owner: 'b', leaseMs: lease, limit: 1 });
+        assert.deepEqual([claimed?.id, claimed?.ownerEpoch], ['r1', 2]);
       });
 
       it('released runs are claimable at once; a stopped scheduler is marked', async (t) => {

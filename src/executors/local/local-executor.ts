@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { EndedAttempts, type FinishResult } from '../ended-attempts.ts';
 import { EventQueue } from '../event-queue.ts';
 import type {
   Adopted,
@@ -66,13 +67,6 @@ interface Attempt {
   retireJournal: boolean;
 }
 
-type FinishResult = {
-  reason: FinishReason;
-  exitCode: number | null;
-  signal?: string;
-  message?: string;
-};
-
 // Watched attempts (adopted, or orphaned by a dead launcher) are polled: no parent of ours
 // reports them. 200 ms keeps the added latency small at ~5 reads a second per attempt.
 const pollMs = 200;
@@ -118,11 +112,8 @@ class LocalExecutor implements Executor, LauncherReports {
   #uniqueSeq = 0;
   readonly #events = new EventQueue<ExecutorEvent>();
   readonly #attempts = new Map<number, Attempt>();
-  /**
-   * Attempts this executor saw end: a second launch reports them again instead of running
-   * them twice (~100 bytes each, for the executor's lifetime, one `baton run`).
-   */
-  readonly #ended = new Map<number, { handle: Handle | null; result: FinishResult }>();
+  /** Attempts this executor saw end (for one `baton run`): launched again, they are reported again. */
+  readonly #ended = new EndedAttempts();
   #queue: number[] = [];
   #queueHead = 0;
   readonly #idle: Launcher[] = [];
@@ -155,13 +146,7 @@ class LocalExecutor implements Executor, LauncherReports {
     if (this.#closed) throw new Error('the executor is closed');
     const { taskRunId } = task;
     if (this.#attempts.has(taskRunId)) return;
-    const ended = this.#ended.get(taskRunId);
-    if (ended) {
-      const at = Date.now();
-      if (ended.handle) this.#events.push({ type: 'started', taskRunId, handle: ended.handle, at });
-      this.#events.push({ type: 'finished', taskRunId, ...ended.result, at });
-      return;
-    }
+    if (this.#ended.replay(taskRunId, this.#events)) return;
     const key = attemptKey(task);
     const known = this.#journals.byKey(key);
     const attempt = newAttempt(task, known?.token ?? `${key}.${this.#unique()}`);
@@ -415,7 +400,7 @@ class LocalExecutor implements Executor, LauncherReports {
     if (this.#attempts.get(taskRunId) !== attempt) return;
     this.#attempts.delete(taskRunId);
     this.#live.delete(attempt);
-    this.#ended.set(taskRunId, { handle: attempt.handle, result });
+    this.#ended.record(taskRunId, attempt.handle, result);
     if (attempt.killTimer) clearTimeout(attempt.killTimer);
     if (attempt.state === 'running' || attempt.state === 'watched') {
       // The last check: a task may write past the cap between two ticks.
@@ -442,7 +427,7 @@ class LocalExecutor implements Executor, LauncherReports {
   async #adoptOne(request: AdoptRequest): Promise<Adopted> {
     const { taskRunId, task, handle } = request;
     if (this.#attempts.has(taskRunId)) return { taskRunId, status: 'running' };
-    const ended = this.#ended.get(taskRunId)?.result;
+    const ended = this.#ended.result(taskRunId);
     if (ended)
       return ended.reason === 'launch_error' || ended.reason === 'lost'
         ? { taskRunId, status: 'lost', message: ended.message ?? ended.reason }

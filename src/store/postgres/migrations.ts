@@ -171,12 +171,21 @@ CREATE INDEX commands_state ON commands (state, id);
 CREATE INDEX runs_state_created ON runs (state, created_at, id);
 `;
 
+const executorState = `
+CREATE TABLE executor_state (
+  key        text PRIMARY KEY,
+  value      text NOT NULL,
+  updated_at bigint NOT NULL
+);
+`;
+
 /** Every migration, in order; numbers and meaning match the SQLite list. */
 export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
   { version: 2, name: 'run leases and schedulers', sql: runLeases },
   { version: 3, name: 'schedules, deployments and backfills', sql: schedules },
   { version: 4, name: 'dashboard: commands, runs by state', sql: dashboard },
+  { version: 5, name: 'executor state', sql: executorState },
 ];
 
 export const PG_LATEST_VERSION: number = PG_MIGRATIONS.at(-1)?.version ?? 0;

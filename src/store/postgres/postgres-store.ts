@@ -328,7 +328,9 @@ export class PostgresStore implements Store, CopyableStore {
       async (c) => {
         if (fence) await this.#checkFence(c, fence);
         const changed = await c.query(
-          `UPDATE runs SET state = $3, started_at = coalesce(started_at, $4), ended_at = $5
+          `UPDATE runs SET state = $3, started_at = coalesce(started_at, $4), ended_at = $5,
+             owner = CASE WHEN $3 = 'queued' THEN NULL ELSE owner END,
+             lease_until = CASE WHEN $3 = 'queued' THEN NULL ELSE lease_until END
            WHERE id = $1 AND state = $2`,
           [id, from, to, to === 'running' ? at : null, TERMINAL_RUN_STATES.has(to) ? at : null],
         );
@@ -717,6 +719,25 @@ export class PostgresStore implements Store, CopyableStore {
         ).rowCount === 1,
       async () => ((await this.getCommand(id))?.state === to ? true : undefined),
     );
+  }
+
+  async getExecutorState(key: string): Promise<string | null> {
+    const rows = await this.#query(
+      'get executor state',
+      'SELECT value FROM executor_state WHERE key = $1',
+      [key],
+    );
+    return rows[0] === undefined ? null : String(rows[0].value);
+  }
+
+  async setExecutorState(key: string, value: string): Promise<void> {
+    await this.#tx(`set executor state ${key}`, async (c) => {
+      await c.query(
+        `INSERT INTO executor_state (key, value, updated_at) VALUES ($1, $2, ${NOW})
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        [key, value],
+      );
+    });
   }
 
   async registerScheduler(s: NewScheduler): Promise<void> {

@@ -27,6 +27,8 @@ export interface Migration {
  *                compare-and-set on (id, state). JSON columns: handle, resolved, outputs.
  * events         append-only history: run creation, run and task-run transitions, actions.
  * asset_events   append-only materialisations reported by tasks, newest per asset wins.
+ * executor_state small values executors keep across restarts, by key (e.g. the Kubernetes
+ *                watch's resource version); written often, so one row per key, replaced.
  *
  * Conventions: timestamps are INTEGER milliseconds since the epoch (UTC); JSON is TEXT.
  * States are not CHECK-constrained: SQLite cannot alter a CHECK without rebuilding the
@@ -205,12 +207,25 @@ CREATE INDEX commands_state ON commands (state, id);
 CREATE INDEX runs_state_created ON runs (state, created_at, id);
 `;
 
+/*
+ * executor_state   small values an executor keeps across restarts, by key (the Kubernetes
+ *                  executor's last resource version of its pod watch).
+ */
+const executorState = `
+CREATE TABLE executor_state (
+  key        TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`;
+
 /** Every migration, in order. The last version is the schema this build expects. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
   { version: 2, name: 'run leases and schedulers', sql: runLeases },
   { version: 3, name: 'schedules, deployments and backfills', sql: schedules },
   { version: 4, name: 'dashboard: commands, runs by state', sql: dashboard },
+  { version: 5, name: 'executor state', sql: executorState },
 ];
 
 /** The schema version this build of Baton writes and understands. */

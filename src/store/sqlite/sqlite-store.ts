@@ -290,9 +290,12 @@ export class SqliteStore implements Store, CopyableStore {
     return this.#write(`move run ${id} ${from} → ${to}`, () => {
       if (fence) this.#checkFence(fence);
       // started_at keeps the first start (a resumed run keeps it); ended_at is set on a
-      // terminal state and cleared otherwise.
+      // terminal state and cleared otherwise. A run queued again (a retry of an ended run)
+      // starts a new life: nobody holds it until a scheduler claims it.
       const changed = this.#stmt(`
-        UPDATE runs SET state = :to, started_at = coalesce(started_at, :startedAt), ended_at = :endedAt
+        UPDATE runs SET state = :to, started_at = coalesce(started_at, :startedAt), ended_at = :endedAt,
+          owner = CASE WHEN :to = 'queued' THEN NULL ELSE owner END,
+          lease_until = CASE WHEN :to = 'queued' THEN NULL ELSE lease_until END
         WHERE id = :id AND state = :from`).run({
         id,
         from,
@@ -430,6 +433,25 @@ export class SqliteStore implements Store, CopyableStore {
         .all()
         .map(toAssetEvent),
     );
+  }
+
+  async getExecutorState(key: string): Promise<string | null> {
+    return this.#read('get executor state', () => {
+      const row = this.#stmt('SELECT value FROM executor_state WHERE key = ?').get(key);
+      return row === undefined ? null : String(row.value);
+    });
+  }
+
+  async setExecutorState(key: string, value: string): Promise<void> {
+    await this.#write(`set executor state ${key}`, () => {
+      this.#stmt(`
+        INSERT INTO executor_state (key, value, updated_at) VALUES (?, ?, ?)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`).run(
+        key,
+        value,
+        Date.now(),
+      );
+    });
   }
 
   async registerScheduler(s: NewScheduler): Promise<void> {
