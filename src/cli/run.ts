@@ -1,12 +1,5 @@
-import { createHash } from 'node:crypto';
-import { join, relative } from 'node:path';
-import {
-  createLocalExecutor,
-  createSequentialExecutor,
-  type Executor,
-  loadKubernetesExecutor,
-  withTimeouts,
-} from '../executors/index.ts';
+import { relative } from 'node:path';
+import type { Executor } from '../executors/index.ts';
 import {
   createRun,
   DEFAULT_LEASE_MS,
@@ -27,6 +20,7 @@ import { latestAttempts, type Run, type Store, type TaskRun } from '../store/ind
 import { type CommandDef, DB_OPTION, JSON_OPTION, parseKeyValues, positiveInt } from './args.ts';
 import { findFlow } from './flow-files.ts';
 import { paintState, table, taskLabel } from './format.ts';
+import { makeExecutor } from './make-executor.ts';
 import { ProgressView } from './progress.ts';
 import { findProject, openProjectStore, type Project } from './project.ts';
 
@@ -102,46 +96,6 @@ function flowExecutor(spec: FlowSpec): string | undefined {
   }
   const [only] = named;
   return only === 'local' ? undefined : only;
-}
-
-async function makeExecutor(
-  name: string,
-  values: Record<string, unknown>,
-  slots: number | undefined,
-  project: Project,
-  store: Store,
-): Promise<Executor> {
-  if (name === 'kubernetes') {
-    const kubernetes = await loadKubernetesExecutor();
-    const kubeConfig = kubernetes.loadKubeConfig(values.kubeconfig as string | undefined);
-    return withTimeouts(
-      kubernetes.createKubernetesExecutor({
-        kubeConfig,
-        // Pods of two Baton databases sharing a namespace never meet: the database names them.
-        instance: createHash('sha256').update(store.url).digest('hex').slice(0, 8),
-        ...(values.namespace !== undefined ? { namespace: String(values.namespace) } : {}),
-        ...(slots !== undefined ? { maxPods: slots } : {}),
-        state: {
-          load: (key) => store.getExecutorState(key),
-          save: (key, value) => store.setExecutorState(key, value),
-        },
-        ownerAlive: async (taskRunId, attempt) => {
-          const row = await store.getTaskRun(taskRunId);
-          return (
-            row !== undefined &&
-            row.attempt === attempt &&
-            (row.state === 'queued' || row.state === 'running')
-          );
-        },
-      }),
-    );
-  }
-  // Every process that may resume this project's runs reads the same journals.
-  const journalDir = join(project.stateDir, 'launchers');
-  if (name === 'sequential') return withTimeouts(createSequentialExecutor({ journalDir }));
-  return withTimeouts(
-    createLocalExecutor({ journalDir, ...(slots !== undefined ? { slots } : {}) }),
-  );
 }
 
 /** `baton run`: one run to completion in this process. */

@@ -1,10 +1,9 @@
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { createLocalExecutor, createSequentialExecutor, withTimeouts } from '../executors/index.ts';
 import { driverId, type Log, type LogLevel, Scheduler } from '../scheduler/index.ts';
 import { parseDuration, UsageError } from '../spec/index.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, positiveInt } from './args.ts';
+import { makeExecutor } from './make-executor.ts';
 import { schedulerMetrics, serveMetrics } from './metrics.ts';
 import { findProject, type Project } from './project.ts';
 
@@ -18,7 +17,17 @@ export const schedulerCommand: CommandDef = {
     'running tasks. SIGTERM or Ctrl-C lets go of every run (tasks keep running) and exits.',
   options: {
     slots: { type: 'string', value: 'N', help: 'most tasks at once (default: number of CPUs)' },
-    executor: { type: 'string', value: 'NAME', help: 'local (default) or sequential' },
+    executor: {
+      type: 'string',
+      value: 'NAME',
+      help: 'local (default), sequential, or kubernetes (a pod per task)',
+    },
+    kubeconfig: {
+      type: 'string',
+      value: 'FILE',
+      help: 'kubernetes: cluster and credentials (default $KUBECONFIG, ~/.kube/config, or in-cluster)',
+    },
+    namespace: { type: 'string', value: 'NS', help: 'kubernetes: namespace of the pods' },
     lease: {
       type: 'string',
       value: 'DURATION',
@@ -109,8 +118,10 @@ export async function startSchedulerFromOptions(
   const leaseMs = durationFlag(values.lease, '--lease', 15_000);
   const pollMs = durationFlag(values.poll, '--poll', 1000);
   const executorName = String(values.executor ?? 'local');
-  if (executorName !== 'local' && executorName !== 'sequential') {
-    throw new UsageError(`--executor must be local or sequential, got "${executorName}"`);
+  if (!['local', 'sequential', 'kubernetes'].includes(executorName)) {
+    throw new UsageError(
+      `--executor must be local, sequential or kubernetes, got "${executorName}"`,
+    );
   }
 
   const store = await openStore(project.dbUrl, {
@@ -124,13 +135,7 @@ export async function startSchedulerFromOptions(
     },
   });
   await store.migrate();
-  const journalDir = join(project.stateDir, 'launchers');
-  const executor =
-    executorName === 'sequential'
-      ? withTimeouts(createSequentialExecutor({ journalDir }))
-      : withTimeouts(
-          createLocalExecutor({ journalDir, ...(slots !== undefined ? { slots } : {}) }),
-        );
+  const executor = await makeExecutor(executorName, values, slots, project, store);
   const metrics = schedulerMetrics();
   const service = new Scheduler({
     store,

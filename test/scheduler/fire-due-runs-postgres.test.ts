@@ -1,0 +1,55 @@
+/**
+ * Two schedulers firing the same schedule at the same moment on PostgreSQL (each with its
+ * own connection pool, as two processes have): every interval is created exactly once.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { fireDueRuns, saveFlow } from '../../src/scheduler/index.ts';
+import { parseFlow } from '../../src/spec/index.ts';
+import { openStore, type Store } from '../../src/store/index.ts';
+import { type TestDatabase, testDatabase } from '../helpers/postgres.ts';
+
+let db: TestDatabase;
+before(async () => {
+  db = await testDatabase();
+});
+after(() => db.drop());
+
+it('two schedulers on PostgreSQL never create the same interval twice', async (t) => {
+  const stores: Store[] = [];
+  for (let i = 0; i < 2; i++) {
+    const store = await openStore(db.url);
+    t.after(() => store.close());
+    stores.push(store);
+  }
+  const [one, two] = stores as [Store, Store];
+  await one.migrate();
+  const yaml = `flow: daily
+schedule:
+  - cron: "0 6 * * *"
+    timezone: Europe/Berlin
+catchup: true
+max_active_runs: 100
+start_date: "2026-09-01"
+tasks:
+  a:
+    run: "true"
+`;
+  const version = await saveFlow(one, parseFlow(yaml, '/flows/daily.yaml'));
+  await one.deployFlowVersion(version.id, 0);
+  const now = Date.parse('2026-11-01T09:00:00Z'); // 61 daily intervals have ended
+  const results = await Promise.all([
+    fireDueRuns(one, now),
+    fireDueRuns(two, now),
+    fireDueRuns(one, now),
+    fireDueRuns(two, now),
+  ]);
+  const runs = await one.listRuns({ flow: 'daily' });
+  assert.equal(runs.length, 61);
+  assert.equal(new Set(runs.map((r) => r.intervalStart)).size, 61);
+  assert.equal(
+    results.flatMap((r) => r.created).length,
+    61,
+    'each run reported created by exactly one call',
+  );
+});
