@@ -147,7 +147,7 @@ export async function backfill(
       createdAt: now,
     });
     say(`backfill #${created.id} created: at most ${created.maxActive} of its runs at once`);
-    const live = await liveSchedulers(store, Date.now());
+    const live = await liveSchedulers(store, await store.now());
     if (live === 0)
       say(
         `warning: no scheduler has heartbeated in ${store.url} in the last ${SCHEDULER_STALE_MS / 1000} s: ` +
@@ -165,7 +165,7 @@ export async function backfill(
   }
 }
 
-/** How many schedulers heartbeated within {@link SCHEDULER_STALE_MS} of `now`. */
+/** How many schedulers heartbeated within {@link SCHEDULER_STALE_MS} of `now` (the database clock, which heartbeats use). */
 async function liveSchedulers(store: Store, now: number): Promise<number> {
   return (await store.listSchedulers()).filter(
     (s) =>
@@ -203,11 +203,10 @@ async function waitFor(
       const counts: Record<string, number> = {};
       for (const r of newest.values()) counts[r.state] = (counts[r.state] ?? 0) + 1;
       const finished = [...newest.values()].filter((r) => TERMINAL_RUN_STATES.has(r.state));
-      const line =
-        `backfill #${backfill.id}: ${newest.size}/${total} created, ` +
-        Object.entries(counts)
-          .map(([s, n]) => `${n} ${s}`)
-          .join(', ');
+      const line = [
+        `backfill #${backfill.id}: ${newest.size}/${total} created`,
+        ...Object.entries(counts).map(([s, n]) => `${n} ${s}`),
+      ].join(', ');
       if (tty) process.stderr.write(`\r\u001b[K${line}`);
       else if (line !== lastLine) say(line);
       lastLine = line;
@@ -236,7 +235,7 @@ async function waitFor(
       }
       if (
         Date.now() - warnedAt > SCHEDULER_STALE_MS &&
-        (await liveSchedulers(store, Date.now())) === 0
+        (await liveSchedulers(store, await store.now())) === 0
       ) {
         warnedAt = Date.now();
         if (tty) process.stderr.write('\n');

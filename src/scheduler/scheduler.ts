@@ -347,9 +347,12 @@ export class Scheduler {
         limit: Math.min(room, this.#o.claimBatch),
         state: 'running',
       });
-      const idle = this.inFlight < executor.capacity().totalSlots && this.#starting.size === 0;
-      if (idle && room > runs.length) {
-        runs.push(...(await store.claimRuns({ ...request, limit: 1, state: 'queued' })));
+      // New runs: as many as there are idle slots (each starts with at least one task), so a
+      // backfill of many small runs keeps the slots busy instead of waiting a poll per run.
+      const idleSlots = executor.capacity().totalSlots - this.inFlight - this.#starting.size;
+      const wanted = Math.min(room - runs.length, idleSlots);
+      if (wanted > 0) {
+        runs.push(...(await store.claimRuns({ ...request, limit: wanted, state: 'queued' })));
       }
       if (runs.length === 0) return;
       const adopted = runs.filter((r) => r.state === 'running').length;
@@ -425,6 +428,13 @@ export class Scheduler {
     } finally {
       this.#starting.delete(run.id);
       if (this.#driven.get(run.id)?.controller === controller) this.#driven.delete(run.id);
+      // A run that ended freed its slots (and maybe a place under max_active_runs): create
+      // and look for the next runs now, not at the next poll.
+      if (!this.#stopping) {
+        setImmediate(() => {
+          void (this.#o.fireMs > 0 ? this.#fire() : Promise.resolve()).then(() => this.#claim());
+        });
+      }
     }
   }
 }
