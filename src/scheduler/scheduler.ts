@@ -98,7 +98,7 @@ export interface SchedulerOptions {
   readonly pollMs?: number;
   /** Most runs driven at once. Default 32. */
   readonly maxRuns?: number;
-  /** Most runs claimed per look, so that several schedulers share the work. Default 4. */
+  /** Most orphaned runs claimed per look (new runs: as many as idle slots). Default 16. */
   readonly claimBatch?: number;
   /** How often schedules and backfills are looked at for due runs. Default 1 s; 0: never. */
   readonly fireMs?: number;
@@ -147,7 +147,7 @@ export class Scheduler {
       heartbeatMs: options.heartbeatMs ?? Math.max(100, Math.floor(leaseMs / 3)),
       pollMs: options.pollMs ?? 1000,
       maxRuns: options.maxRuns ?? 32,
-      claimBatch: options.claimBatch ?? 4,
+      claimBatch: options.claimBatch ?? 16,
       fireMs: options.fireMs ?? 1000,
       now: options.now ?? Date.now,
       hooks: options.hooks ?? {},
@@ -328,8 +328,8 @@ export class Scheduler {
   }
 
   /**
-   * Looks for runs to take on. Orphans (runs left `running` by a dead owner) are claimed
-   * whatever the load, so their attempts are adopted within a lease; new runs only while
+   * Looks for runs to take on. Orphans (runs whose owner died or let its lease run out)
+   * are claimed whatever the load, so their attempts are adopted within a lease; new runs only while
    * this scheduler has idle slots, so that several schedulers share the work instead of
    * the first one up taking everything.
    */
@@ -345,14 +345,14 @@ export class Scheduler {
       const runs = await store.claimRuns({
         ...request,
         limit: Math.min(room, this.#o.claimBatch),
-        state: 'running',
+        which: 'orphaned',
       });
       // New runs: as many as there are idle slots (each starts with at least one task), so a
       // backfill of many small runs keeps the slots busy instead of waiting a poll per run.
       const idleSlots = executor.capacity().totalSlots - this.inFlight - this.#starting.size;
       const wanted = Math.min(room - runs.length, idleSlots);
       if (wanted > 0) {
-        runs.push(...(await store.claimRuns({ ...request, limit: wanted, state: 'queued' })));
+        runs.push(...(await store.claimRuns({ ...request, limit: wanted, which: 'unowned' })));
       }
       if (runs.length === 0) return;
       const adopted = runs.filter((r) => r.state === 'running').length;

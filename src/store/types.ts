@@ -166,10 +166,11 @@ export interface ClaimRequest {
   /** Claim only this run (e.g. `baton run --resume`). */
   readonly runId?: string;
   /**
-   * Claim only runs in this state: `running` ones are orphans whose attempts need adopting
-   * at once; `queued` ones can wait for a scheduler with free slots. Default both.
+   * `orphaned`: only runs an owner lost (its lease ran out, or it is dead), whose running
+   * attempts need adopting at once; `unowned`: only runs nobody ever held or that were
+   * released, which can wait for a scheduler with free slots. Default both.
    */
-  readonly state?: 'queued' | 'running';
+  readonly which?: 'orphaned' | 'unowned';
 }
 
 /** A process that drives runs: a `baton scheduler`, or a `baton run` driving its own run. */

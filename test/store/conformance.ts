@@ -863,6 +863,34 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
         assert.deepEqual(info?.info, { slots: 4, running: 2 });
       });
 
+      it('claims orphans and unowned runs separately when asked', async (t) => {
+        const store = await fresh(t);
+        const fv = await flowVersion(store);
+        await store.createRun(newRun('fresh', fv, { createdAt: 1 }), []);
+        await store.createRun(newRun('lost', fv, { createdAt: 2 }), []);
+        await store.claimRuns({ owner: 'gone', leaseMs: -1, limit: 1, runId: 'lost' });
+        const orphans = await store.claimRuns({
+          owner: 'a',
+          leaseMs: lease,
+          limit: 9,
+          which: 'orphaned',
+        });
+        assert.deepEqual(
+          orphans.map((r) => r.id),
+          ['lost'],
+        );
+        const unowned = await store.claimRuns({
+          owner: 'a',
+          leaseMs: lease,
+          limit: 9,
+          which: 'unowned',
+        });
+        assert.deepEqual(
+          unowned.map((r) => r.id),
+          ['fresh'],
+        );
+      });
+
       it('a run queued again after it ended (a retry) is held by nobody', async (t) => {
         const store = await fresh(t);
         const fv = await flowVersion(store);

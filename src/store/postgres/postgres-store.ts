@@ -783,7 +783,7 @@ export class PostgresStore implements Store, CopyableStore {
                WHERE ${ACTIVE}
                  AND (owner IS NULL OR lease_until < ${NOW} OR owner = ANY($3::text[]))
                  AND ($4::text IS NULL OR id = $4)
-                 AND ($6::text IS NULL OR state = $6)
+                 AND ($6::text IS NULL OR ($6 = 'unowned') = (owner IS NULL))
                ORDER BY created_at, id LIMIT $5
                FOR UPDATE SKIP LOCKED)
              RETURNING *`,
@@ -793,7 +793,7 @@ export class PostgresStore implements Store, CopyableStore {
               req.deadOwners ?? [],
               req.runId ?? null,
               req.limit,
-              req.state ?? null,
+              req.which ?? null,
             ],
           )
         ).rows,

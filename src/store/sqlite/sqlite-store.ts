@@ -498,7 +498,7 @@ export class SqliteStore implements Store, CopyableStore {
           WHERE state IN ('queued', 'running')
             AND (owner IS NULL OR lease_until < :now OR owner IN (SELECT value FROM json_each(:dead)))
             AND (:runId IS NULL OR id = :runId)
-            AND (:state IS NULL OR state = :state)
+            AND (:which IS NULL OR (:which = 'unowned') = (owner IS NULL))
           ORDER BY created_at, id LIMIT :limit)
         RETURNING *`)
         .all({
@@ -507,7 +507,7 @@ export class SqliteStore implements Store, CopyableStore {
           now,
           dead: JSON.stringify(req.deadOwners ?? []),
           runId: req.runId ?? null,
-          state: req.state ?? null,
+          which: req.which ?? null,
           limit: req.limit,
         })
         .map(toRun)
