@@ -63,6 +63,8 @@ interface Options {
   /** Runs (of 100 task runs each) in the dashboard API benchmark; 0 skips it. */
   readonly dashboardRuns: number;
   readonly dashboardOnly: boolean;
+  /** Days in the backfill benchmark; 0 skips it. */
+  readonly backfillDays: number;
 }
 
 /** A tool's result on one graph: medians over the repetitions, or why it has none. */
@@ -109,6 +111,7 @@ function parseOptions(argv: readonly string[]): Options {
       rss: { type: 'string' },
       'dashboard-runs': { type: 'string', default: '1000' },
       'dashboard-only': { type: 'boolean', default: false },
+      'backfill-days': { type: 'string', default: '365' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -123,6 +126,7 @@ function parseOptions(argv: readonly string[]): Options {
         '  --dashboard-runs N  dashboard API timings on N runs × 100 task runs (default 1000;\n' +
         "                 10000 is the issue's 1,000,000 task runs; 0 skips)\n" +
         '  --dashboard-only    only the dashboard API timings\n' +
+        '  --backfill-days N   backfill N daily intervals through baton scheduler (default 365; 0 skips)\n' +
         '  --keep         keep the temporary directories (flows, databases, build.ninja)\n' +
         '  --json         print the results as JSON (always written to bench/out/latest.json)',
     );
@@ -157,6 +161,8 @@ function parseOptions(argv: readonly string[]): Options {
         ? 0
         : positiveInt('--dashboard-runs', values['dashboard-runs']),
     dashboardOnly: values['dashboard-only'],
+    backfillDays:
+      values['backfill-days'] === '0' ? 0 : positiveInt('--backfill-days', values['backfill-days']),
   };
 }
 
@@ -587,6 +593,17 @@ async function main(): Promise<number> {
     : await benchValidate(ctx);
   const dashboard =
     opts.dashboardRuns > 0 ? await benchDashboard(opts.dashboardRuns, 100, 50, progress) : null;
+  // The backfill benchmark (bench/backfill.ts) in its own process: a real baton scheduler.
+  let backfill = '';
+  if (!opts.dashboardOnly && opts.backfillDays > 0) {
+    progress(`backfill of ${opts.backfillDays} daily intervals through baton scheduler`);
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, 'bench', 'backfill.ts'), '--days', String(opts.backfillDays), '--reps', '1'],
+      { encoding: 'utf8', timeout: opts.timeoutMs },
+    );
+    backfill = r.status === 0 ? r.stdout.trim() : `backfill bench failed: ${r.stderr.trim()}`;
+  }
   const report: Report = {
     meta: {
       date: new Date().toISOString(),
@@ -609,7 +626,11 @@ async function main(): Promise<number> {
   console.log(
     opts.json
       ? JSON.stringify(report, null, 2)
-      : [opts.dashboardOnly ? '' : render(report), dashboard ? renderDashboard(dashboard) : '']
+      : [
+          opts.dashboardOnly ? '' : render(report),
+          dashboard ? renderDashboard(dashboard) : '',
+          backfill,
+        ]
           .filter(Boolean)
           .join('\n\n'),
   );
