@@ -276,8 +276,12 @@ export class Scheduler {
     if (this.#firing || this.#stopping) return;
     this.#firing = true;
     try {
-      const report = await fireDueRuns(this.#o.store, this.#o.now(), { cache: this.#schedules });
-      for (const run of report.created) {
+      // One scheduler at a time counts a flow's active runs and creates the next ones, so
+      // two cannot both see room for the last place under max_active_runs.
+      const report = await this.#o.store.exclusive('fire schedules', () =>
+        fireDueRuns(this.#o.store, this.#o.now(), { cache: this.#schedules }),
+      );
+      for (const run of report?.created ?? []) {
         this.#o.log('info', 'created a scheduled run', {
           scheduler: this.id,
           run: run.id,
@@ -286,6 +290,14 @@ export class Scheduler {
           ...(run.intervalStart !== null
             ? { intervalStart: new Date(run.intervalStart).toISOString() }
             : {}),
+        });
+      }
+      for (const e of report?.errors ?? []) {
+        this.#o.log('error', 'could not create due runs', {
+          scheduler: this.id,
+          flow: e.flow,
+          ...(e.backfillId !== undefined ? { backfill: e.backfillId } : {}),
+          error: e.error.message,
         });
       }
       // Actions from the dashboard and the API: rows this scheduler applies; a cancel of a
@@ -306,14 +318,6 @@ export class Scheduler {
           flow: command.flow,
           ...(command.runId ? { run: command.runId } : {}),
           ...(outcome.message ? { message: outcome.message } : {}),
-        });
-      }
-      for (const e of report.errors) {
-        this.#o.log('error', 'could not create due runs', {
-          scheduler: this.id,
-          flow: e.flow,
-          ...(e.backfillId !== undefined ? { backfill: e.backfillId } : {}),
-          error: e.error.message,
         });
       }
     } catch (e) {

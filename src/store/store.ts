@@ -135,6 +135,14 @@ export interface Store {
   /** The database's clock (ms): leases are measured by it, never by a scheduler's. */
   now(): Promise<number>;
   /**
+   * Runs `work` while holding the named lock across every process on this database, or
+   * returns `undefined` at once if another process holds it (PostgreSQL: an advisory lock,
+   * released when the work ends or its connection dies). SQLite runs the work directly:
+   * its single writer already orders what one process does, and several schedulers are a
+   * PostgreSQL setup.
+   */
+  exclusive<T>(name: string, work: () => Promise<T>): Promise<T | undefined>;
+  /**
    * Makes a stored version the one new scheduled and backfill runs of its flow use. Runs
    * already created keep theirs. `changed` is false when it was deployed already.
    * Sets `firstDeployedAt` on the first deploy only.

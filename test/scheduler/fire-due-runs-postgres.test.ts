@@ -53,3 +53,52 @@ tasks:
     'each run reported created by exactly one call',
   );
 });
+
+it('firing under the shared lock, two schedulers never exceed max_active_runs', async (t) => {
+  const url = await db.another();
+  const stores: Store[] = [];
+  for (let i = 0; i < 2; i++) {
+    const store = await openStore(url);
+    t.after(() => store.close());
+    stores.push(store);
+  }
+  const [one, two] = stores as [Store, Store];
+  await one.migrate();
+  const yaml = `flow: capped
+schedule:
+  - cron: "0 6 * * *"
+    timezone: Europe/Berlin
+catchup: true
+max_active_runs: 3
+start_date: "2026-10-01"
+tasks:
+  a:
+    run: "true"
+`;
+  const version = await saveFlow(one, parseFlow(yaml, '/flows/capped.yaml'));
+  await one.deployFlowVersion(version.id, 0);
+  const now = Date.parse('2026-11-01T09:00:00Z');
+  const fire = (s: Store) => s.exclusive('fire schedules', () => fireDueRuns(s, now));
+  // While one holds the lock the other does not wait: it skips this tick.
+  let release!: () => void;
+  let entered!: () => void;
+  const inside = new Promise<void>((r) => {
+    entered = r;
+  });
+  const held = one.exclusive(
+    'fire schedules',
+    () =>
+      new Promise<void>((r) => {
+        release = r;
+        entered();
+      }),
+  );
+  await inside;
+  assert.equal(await fire(two), undefined);
+  release();
+  await held;
+  for (let round = 0; round < 3; round++) await Promise.all([fire(one), fire(two), fire(one)]);
+  const active = await one.countActiveRuns('capped');
+  assert.equal(active, 3);
+  assert.equal((await one.listRuns({ flow: 'capped' })).length, 3);
+});

@@ -832,6 +832,35 @@ export class PostgresStore implements Store, CopyableStore {
     ).map(toSchedulerInfo);
   }
 
+  async exclusive<T>(name: string, work: () => Promise<T>): Promise<T | undefined> {
+    // A session lock on a connection of its own, held while `work` uses the others.
+    const c = await this.#retrying(`lock ${name}`, () => this.#pool.connect());
+    c.on('error', ignore);
+    let broken: Error | undefined;
+    try {
+      const { rows } = await c.query('SELECT pg_try_advisory_lock(hashtext($1)) AS got', [
+        `baton:${name}`,
+      ]);
+      if (!rows[0]?.got) return undefined;
+      try {
+        return await work();
+      } finally {
+        await c
+          .query('SELECT pg_advisory_unlock(hashtext($1))', [`baton:${name}`])
+          .catch((e: Error) => {
+            broken = e;
+          });
+      }
+    } catch (e) {
+      broken = e as Error;
+      throw e;
+    } finally {
+      c.off('error', ignore);
+      // A connection whose unlock failed is discarded: closing it releases the lock.
+      c.release(broken);
+    }
+  }
+
   async now(): Promise<number> {
     const rows = await this.#query('read the clock', `SELECT ${NOW} AS now`, []);
     return Number(rows[0]?.now);

@@ -546,6 +546,10 @@ export class SqliteStore implements Store, CopyableStore {
     return Date.now();
   }
 
+  async exclusive<T>(_name: string, work: () => Promise<T>): Promise<T | undefined> {
+    return work();
+  }
+
   async countRows(t: TableDef): Promise<number> {
     return this.#read(`count ${t.name}`, () =>
       Number(this.#db.prepare(`SELECT count(*) AS n FROM ${t.name}`).get()?.n),
