@@ -115,6 +115,11 @@ export interface TestDatabase {
   readonly url: string;
   /** Another empty database on the same server (for copies, migrations from scratch). */
   another(): Promise<string>;
+  /**
+   * An empty schema of this database and a URL whose connections use it: as good as a
+   * fresh database for a store, and much cheaper to make.
+   */
+  freshSchema(): Promise<{ readonly url: string; readonly schema: string }>;
   drop(): Promise<void>;
 }
 
@@ -149,9 +154,20 @@ export async function testDatabase(): Promise<TestDatabase> {
     return url.toString();
   };
   const url = await make();
+  let schemas = 0;
   return {
     url,
     another: make,
+    async freshSchema() {
+      const schema = `s${++schemas}`;
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(`CREATE SCHEMA ${schema}`);
+      await client.end();
+      const withPath = new URL(url);
+      withPath.searchParams.set('options', `-c search_path=${schema}`);
+      return { url: withPath.toString(), schema };
+    },
     async drop() {
       if (server) {
         server.stop();

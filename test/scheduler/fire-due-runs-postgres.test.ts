@@ -15,28 +15,43 @@ before(async () => {
 });
 after(() => db.drop());
 
-it('two schedulers on PostgreSQL never create the same interval twice', async (t) => {
+/**
+ * Two schedulers' stores (a pool each, as two processes have) on a fresh schema, with a
+ * daily flow deployed whose catchup starts at `start` and allows `maxActive` runs.
+ */
+async function twoSchedulers(
+  t: { after: (fn: () => Promise<void>) => void },
+  flow: string,
+  start: string,
+  maxActive: number,
+): Promise<[Store, Store]> {
+  const { url } = await db.freshSchema();
   const stores: Store[] = [];
   for (let i = 0; i < 2; i++) {
-    const store = await openStore(db.url);
+    const store = await openStore(url);
     t.after(() => store.close());
     stores.push(store);
   }
   const [one, two] = stores as [Store, Store];
   await one.migrate();
-  const yaml = `flow: daily
+  const yaml = `flow: ${flow}
 schedule:
   - cron: "0 6 * * *"
     timezone: Europe/Berlin
 catchup: true
-max_active_runs: 100
-start_date: "2026-09-01"
+max_active_runs: ${maxActive}
+start_date: "${start}"
 tasks:
   a:
     run: "true"
 `;
-  const version = await saveFlow(one, parseFlow(yaml, '/flows/daily.yaml'));
+  const version = await saveFlow(one, parseFlow(yaml, `/flows/${flow}.yaml`));
   await one.deployFlowVersion(version.id, 0);
+  return [one, two];
+}
+
+it('two schedulers on PostgreSQL never create the same interval twice', async (t) => {
+  const [one, two] = await twoSchedulers(t, 'daily', '2026-09-01', 100);
   const now = Date.parse('2026-11-01T09:00:00Z'); // 61 daily intervals have ended
   const results = await Promise.all([
     fireDueRuns(one, now),
@@ -55,28 +70,7 @@ tasks:
 });
 
 it('firing under the shared lock, two schedulers never exceed max_active_runs', async (t) => {
-  const url = await db.another();
-  const stores: Store[] = [];
-  for (let i = 0; i < 2; i++) {
-    const store = await openStore(url);
-    t.after(() => store.close());
-    stores.push(store);
-  }
-  const [one, two] = stores as [Store, Store];
-  await one.migrate();
-  const yaml = `flow: capped
-schedule:
-  - cron: "0 6 * * *"
-    timezone: Europe/Berlin
-catchup: true
-max_active_runs: 3
-start_date: "2026-10-01"
-tasks:
-  a:
-    run: "true"
-`;
-  const version = await saveFlow(one, parseFlow(yaml, '/flows/capped.yaml'));
-  await one.deployFlowVersion(version.id, 0);
+  const [one, two] = await twoSchedulers(t, 'capped', '2026-10-01', 3);
   const now = Date.parse('2026-11-01T09:00:00Z');
   const fire = (s: Store) => s.exclusive('fire schedules', () => fireDueRuns(s, now));
   // While one holds the lock the other does not wait: it skips this tick.

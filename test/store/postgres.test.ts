@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { BatonError } from '../../src/spec/index.ts';
-import { openStore, PostgresStore, type Store } from '../../src/store/index.ts';
+import { openStore, PostgresStore } from '../../src/store/index.ts';
 import { freePort, type TestDatabase, testDatabase } from '../helpers/postgres.ts';
 import { describeStore } from './conformance.ts';
 
@@ -12,20 +12,7 @@ before(async () => {
 });
 after(() => db.drop());
 
-let schemas = 0;
-/** A store on an empty schema of the test database: as good as a fresh database, cheaper. */
-async function freshStore(): Promise<Store> {
-  const schema = `s${++schemas}`;
-  const client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-  await client.query(`CREATE SCHEMA ${schema}`);
-  await client.end();
-  const url = new URL(db.url);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return openStore(url.toString());
-}
-
-describeStore('postgres', freshStore);
+describeStore('postgres', async () => openStore((await db.freshSchema()).url));
 
 describe('PostgresStore (PostgreSQL only)', () => {
   it('a server that is not there is store.unavailable, naming the URL without its password', async () => {
@@ -63,13 +50,13 @@ describe('PostgresStore (PostgreSQL only)', () => {
   });
 
   it('refuses a schema written by a newer Baton, and changes nothing', async (t) => {
-    const store = await freshStore();
+    const { url, schema } = await db.freshSchema();
+    const store = await openStore(url);
     t.after(() => store.close());
     await store.migrate();
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     t.after(() => client.end());
-    const schema = `s${schemas}`;
     await client.query(
       `INSERT INTO ${schema}.schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)`,
     );
@@ -83,10 +70,9 @@ describe('PostgresStore (PostgreSQL only)', () => {
   });
 
   it('migrations on two connections at once apply each version once', async (t) => {
-    const a = await freshStore();
-    const url = new URL(db.url);
-    url.searchParams.set('options', `-c search_path=s${schemas}`);
-    const b = await openStore(url.toString());
+    const { url } = await db.freshSchema();
+    const a = await openStore(url);
+    const b = await openStore(url);
     t.after(async () => {
       await a.close();
       await b.close();
