@@ -164,27 +164,63 @@ async function taskAction(store: Store, command: Command, run: Run): Promise<Com
   const version = await store.getFlowVersion(run.flowVersionId);
   const task = version?.spec.tasks.find((t) => t.id === taskId);
   if (!version || !task) return rejected(`run ${run.id} has no task "${taskId}"`);
-  if (task.map !== undefined || mapIndex >= 0)
-    return rejected(
-      `task "${taskId}" is a map: retrying or marking map items is not supported yet`,
-    );
-  const latest = latestAttempts(await store.listTaskRuns(run.id)).filter((t) => t.mapIndex < 0);
-  const byTask = new Map(latest.map((t) => [t.taskId, t]));
-  const target = byTask.get(task.id) as TaskRun;
+  if (task.map === undefined && mapIndex >= 0)
+    return rejected(`task "${task.id}" is not a map: it has no item ${mapIndex}`);
+  const latest = latestAttempts(await store.listTaskRuns(run.id));
+  const byTask = new Map(latest.filter((t) => t.mapIndex < 0).map((t) => [t.taskId, t]));
+  const items = latest.filter((t) => t.taskId === task.id && t.mapIndex >= 0);
+  const parent = byTask.get(task.id) as TaskRun;
   const now = Date.now();
+  const retry = command.kind === 'retry_task';
+  // A map that fanned out is acted on through its items; one that never did (its list
+  // failed to evaluate, or an upstream held it back) is acted on as a whole.
+  const targets =
+    items.length === 0
+      ? [parent]
+      : mapIndex >= 0
+        ? items.filter((t) => t.mapIndex === mapIndex)
+        : items;
+  const name = (t: TaskRun) =>
+    t.mapIndex >= 0 ? `task "${t.taskId}" item ${t.mapIndex}` : `task "${t.taskId}"`;
+  if (targets.length === 0) return rejected(`task "${task.id}" has no item ${mapIndex}`);
+  const acted = targets.filter((t) =>
+    retry ? t.state === 'failed' || HELD_BACK.has(t.state) : t.state !== 'success',
+  );
+  if (acted.length === 0) {
+    const [only] = targets;
+    return rejected(
+      targets.length === 1 && only
+        ? retry
+          ? `${name(only)} is ${only.state}, not failed`
+          : `${name(only)} already succeeded`
+        : retry
+          ? `task "${task.id}" has no failed item`
+          : `every item of task "${task.id}" already succeeded`,
+    );
+  }
   const writes: TaskRunWrite[] = [];
-  if (command.kind === 'retry_task') {
-    if (target.state !== 'failed' && !HELD_BACK.has(target.state))
-      return rejected(`task "${task.id}" is ${target.state}, not failed`);
-    writes.push(newAttempt(target, 'queued', now));
-  } else {
-    if (target.state === 'success') return rejected(`task "${task.id}" already succeeded`);
+  for (const t of acted) {
+    if (retry)
+      writes.push(
+        newAttempt(t, t.mapIndex >= 0 || task.map === undefined ? 'queued' : 'pending', now),
+      );
+    else
+      writes.push({
+        kind: 'move',
+        id: t.id,
+        from: t.state,
+        to: 'success',
+        patch: { message: `marked success (command #${command.id})`, endedAt: now },
+      });
+  }
+  if (items.length > 0 && parent.state !== 'running') {
+    // The map decides its own state again once its items have ended (on resume).
     writes.push({
       kind: 'move',
-      id: target.id,
-      from: target.state,
-      to: 'success',
-      patch: { message: `marked success (command #${command.id})`, endedAt: now },
+      id: parent.id,
+      from: parent.state,
+      to: 'running',
+      patch: { message: null, reason: null, endedAt: null },
     });
   }
   // What this task held back runs again: a new attempt, history kept.
@@ -197,7 +233,13 @@ async function taskAction(store: Store, command: Command, run: Run): Promise<Com
     return rejected(`task "${task.id}" changed state while the command was applied`);
   if (!(await store.moveRun(run.id, run.state, 'queued', now)))
     return rejected(`run ${run.id} changed state while the command was applied`);
-  return { state: 'done', message: `run ${run.id} queued again`, runId: run.id };
+  const what =
+    acted.length === 1 ? name(acted[0] as TaskRun) : `${acted.length} items of task "${task.id}"`;
+  return {
+    state: 'done',
+    message: `${retry ? 'retrying' : 'marked success:'} ${what}; run ${run.id} queued again`,
+    runId: run.id,
+  };
 }
 
 function newAttempt(t: TaskRun, state: 'queued' | 'pending', now: number): TaskRunWrite {
@@ -210,6 +252,8 @@ function newAttempt(t: TaskRun, state: 'queued' | 'pending', now: number): TaskR
       attempt: t.attempt + 1,
       state,
       ...(state === 'queued' ? { queuedAt: now } : {}),
+      // A map item keeps the item it runs on: the controller reads it back from here.
+      ...(t.mapIndex >= 0 && t.resolved ? { resolved: t.resolved } : {}),
     },
   };
 }

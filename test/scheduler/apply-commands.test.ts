@@ -134,3 +134,59 @@ test('trigger creates a queued run with the parameters; cancel ends a queued run
   assert.equal(bad.outcome.state, 'rejected');
   assert.match(bad.row?.message ?? '', /parameter "who"/);
 });
+
+test('map items: retry one failed item (its item kept), then mark the other succeeded; the map and its downstream finish', async (t) => {
+  const dir = tempProject('baton-commands-map-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'flows'));
+  writeFlow(
+    join(dir, 'flows'),
+    'fan',
+    `flow: fan
+tasks:
+  each:
+    map: ["x", "y", "z"]
+    run: test "\${{ item }}" = x || test -e '${join(dir, 'ok')}-\${{ item }}'
+  after:
+    needs: [each]
+    run: echo done
+`,
+  );
+  const r = await runBaton(['run', 'fan'], dir);
+  assert.equal(r.code, 1, r.stderr);
+  const runId = runIdFrom(r.stderr);
+  writeFileSync(join(dir, 'ok-y'), '');
+  const retried = await apply(dir, {
+    kind: 'retry_task',
+    flow: 'fan',
+    runId,
+    args: { taskId: 'each', mapIndex: 1 },
+  });
+  assert.equal(retried.outcome.state, 'done', retried.outcome.message ?? '');
+  assert.match(retried.row?.message ?? '', /item 1/);
+  const first = await runBaton(['run', '--resume', runId], dir);
+  assert.equal(first.code, 1, 'item z still fails, so the map fails again');
+  const missing = await apply(dir, {
+    kind: 'retry_task',
+    flow: 'fan',
+    runId,
+    args: { taskId: 'each', mapIndex: 7 },
+  });
+  assert.equal(missing.outcome.state, 'rejected');
+  assert.match(missing.row?.message ?? '', /has no item 7/);
+  const marked = await apply(dir, {
+    kind: 'mark_success',
+    flow: 'fan',
+    runId,
+    args: { taskId: 'each', mapIndex: 2 },
+  });
+  assert.equal(marked.outcome.state, 'done', marked.outcome.message ?? '');
+  const second = await runBaton(['run', '--resume', runId], dir);
+  assert.equal(second.code, 0, second.stderr);
+  const shown = await showRun(dir, runId);
+  assert.equal(shown.run.state, 'success');
+  const items = shown.taskRuns
+    .filter((tr) => tr.taskId === 'each' && tr.mapIndex >= 0)
+    .map((tr) => `${tr.mapIndex}#${tr.attempt} ${tr.state}`);
+  assert.deepEqual(items.sort(), ['0#1 success', '1#1 failed', '1#2 success', '2#1 success']);
+});
