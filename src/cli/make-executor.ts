@@ -1,56 +1,114 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
   createLocalExecutor,
+  createRoutingExecutor,
   createSequentialExecutor,
   type Executor,
   loadKubernetesExecutor,
   withTimeouts,
 } from '../executors/index.ts';
+import type { FlowSpec } from '../spec/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Project } from './project.ts';
 
+/** Which executors a process runs. */
+export interface ExecutorChoice {
+  /** `--executor NAME`: every task runs there, whatever its `executor:` says. */
+  readonly only?: string | undefined;
+  /** The executors the flows' tasks name (`executor:`; a task naming none counts as `local`). */
+  readonly named: Iterable<string>;
+}
+
+/** What an executor may need from the command that starts it. */
+interface ExecutorContext {
+  readonly values: Record<string, unknown>;
+  readonly slots: number | undefined;
+  readonly project: Project;
+  readonly store: Store;
+}
+
+/** How each executor is built, by the name tasks use in `executor:`. */
+const FACTORIES: Readonly<Record<string, (ctx: ExecutorContext) => Promise<Executor>>> = {
+  local: async ({ slots, project }) =>
+    createLocalExecutor({
+      journalDir: journalDir(project),
+      ...(slots !== undefined ? { slots } : {}),
+    }),
+  sequential: async ({ project }) => createSequentialExecutor({ journalDir: journalDir(project) }),
+  kubernetes: makeKubernetesExecutor,
+};
+
 /**
- * The executor a command asked for, wired to the store where it needs one (the Kubernetes
- * executor keeps its watch position there and asks it whether a pod's attempt is still
- * wanted). Shared by `baton run`, `baton scheduler` and `baton up`.
+ * The executors a command runs, as one: each task goes to the executor it names (local when
+ * none), or every task to `choice.only`. Each executor gets its own slots and timeouts.
+ * Executors that need configuration take it from the same options as before (kubernetes:
+ * `--kubeconfig`, `--namespace`). Shared by `baton run`, `baton scheduler` and `baton up`.
  */
 export async function makeExecutor(
-  name: string,
+  choice: ExecutorChoice,
   values: Record<string, unknown>,
   slots: number | undefined,
   project: Project,
   store: Store,
 ): Promise<Executor> {
-  if (name === 'kubernetes') {
-    const kubernetes = await loadKubernetesExecutor();
-    const kubeConfig = kubernetes.loadKubeConfig(values.kubeconfig as string | undefined);
-    return withTimeouts(
-      kubernetes.createKubernetesExecutor({
-        kubeConfig,
-        // Pods of two Baton databases sharing a namespace never meet: the database names them.
-        instance: createHash('sha256').update(store.url).digest('hex').slice(0, 8),
-        ...(values.namespace !== undefined ? { namespace: String(values.namespace) } : {}),
-        ...(slots !== undefined ? { maxPods: slots } : {}),
-        state: {
-          load: (key) => store.getExecutorState(key),
-          save: (key, value) => store.setExecutorState(key, value),
-        },
-        ownerAlive: async (taskRunId, attempt) => {
-          const row = await store.getTaskRun(taskRunId);
-          return (
-            row !== undefined &&
-            row.attempt === attempt &&
-            (row.state === 'queued' || row.state === 'running')
-          );
-        },
-      }),
-    );
+  const names = choice.only !== undefined ? [choice.only] : [...new Set(choice.named)].sort();
+  if (names.length === 0) names.push('local');
+  const executors = new Map<string, Executor>();
+  try {
+    for (const name of names) {
+      const factory = FACTORIES[name];
+      if (!factory) throw new Error(`no executor named "${name}" in this build`);
+      executors.set(name, withTimeouts(await factory({ values, slots, project, store })));
+    }
+  } catch (e) {
+    await Promise.all([...executors.values()].map((x) => x.close()));
+    throw e;
   }
-  // Every process that may resume this project's runs reads the same journals.
-  const journalDir = join(project.stateDir, 'launchers');
-  if (name === 'sequential') return withTimeouts(createSequentialExecutor({ journalDir }));
-  return withTimeouts(
-    createLocalExecutor({ journalDir, ...(slots !== undefined ? { slots } : {}) }),
-  );
+  return createRoutingExecutor({
+    executors,
+    fallback: executors.has('local') ? 'local' : (names[0] as string),
+    ...(choice.only !== undefined ? { only: choice.only } : {}),
+  });
+}
+
+/** The executors a flow's tasks name; a task naming none counts as `local`. */
+export function executorsOf(spec: FlowSpec): Set<string> {
+  return new Set(spec.tasks.map((t) => t.executor ?? 'local'));
+}
+
+/** Every process that may resume this project's runs reads the same journals. */
+function journalDir(project: Project): string {
+  return join(project.stateDir, 'launchers');
+}
+
+/**
+ * The Kubernetes executor, wired to the store: it keeps its watch position there and asks
+ * it whether a pod's attempt is still wanted.
+ */
+async function makeKubernetesExecutor({ values, slots, store }: ExecutorContext) {
+  const kubernetes = await loadKubernetesExecutor();
+  const kubeConfig = kubernetes.loadKubeConfig(values.kubeconfig as string | undefined);
+  return kubernetes.createKubernetesExecutor({
+    kubeConfig,
+    // Pods of two Baton databases sharing a namespace never meet: the database names them.
+    instance: createHash('sha256').update(store.url).digest('hex').slice(0, 8),
+    ...(values.namespace !== undefined ? { namespace: String(values.namespace) } : {}),
+    ...(slots !== undefined ? { maxPods: slots } : {}),
+    // This process among the schedulers sharing the installation: its pods carry it.
+    owner: kubernetes.labelValue(`${randomBytes(3).toString('hex')}-${process.pid}-${hostname()}`),
+    state: {
+      load: (key) => store.getExecutorState(key),
+      save: (key, value) => store.setExecutorState(key, value),
+    },
+    ownerAlive: async (taskRunId, attempt) => {
+      const row = await store.getTaskRun(taskRunId);
+      return (
+        row !== undefined &&
+        row.attempt === attempt &&
+        (row.state === 'queued' || row.state === 'running')
+      );
+    },
+  });
 }

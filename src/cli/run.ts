@@ -20,7 +20,7 @@ import { latestAttempts, type Run, type Store, type TaskRun } from '../store/ind
 import { type CommandDef, DB_OPTION, JSON_OPTION, parseKeyValues, positiveInt } from './args.ts';
 import { findFlow } from './flow-files.ts';
 import { paintState, table, taskLabel } from './format.ts';
-import { makeExecutor } from './make-executor.ts';
+import { executorsOf, makeExecutor } from './make-executor.ts';
 import { ProgressView } from './progress.ts';
 import { findProject, openProjectStore, type Project } from './project.ts';
 
@@ -48,7 +48,7 @@ export const runCommand: CommandDef = {
     executor: {
       type: 'string',
       value: 'NAME',
-      help: "local, sequential or kubernetes (default: the flow's executor, else local)",
+      help: 'run every task on local, sequential or kubernetes (default: each task on the executor it names, else local)',
     },
     kubeconfig: {
       type: 'string',
@@ -82,22 +82,6 @@ function checkExecutorName(name: string): void {
   throw new UsageError(`--executor must be local, sequential or kubernetes, got "${name}"`);
 }
 
-/**
- * The executor a flow asks for: the one every task names (`executor:` per task or in
- * `defaults`), else none. One run uses one executor in this build, so a mix is refused.
- */
-function flowExecutor(spec: FlowSpec): string | undefined {
-  const named = new Set(spec.tasks.map((t) => t.executor ?? 'local'));
-  if (named.size > 1) {
-    throw new UsageError(
-      `flow ${spec.flow} mixes executors (${[...named].sort().join(', ')}); one run uses one executor in this build: ` +
-        'set the same executor: on every task (or in defaults), or pass --executor',
-    );
-  }
-  const [only] = named;
-  return only === 'local' ? undefined : only;
-}
-
 /** `baton run`: one run to completion in this process. */
 export async function run(values: Record<string, unknown>, positionals: string[]): Promise<number> {
   const project = findProject(process.cwd(), values.db as string | undefined);
@@ -127,11 +111,16 @@ export async function run(values: Record<string, unknown>, positionals: string[]
 
     let runRow: Run;
     let spec: FlowSpec;
-    let executorName = String(values.executor ?? 'local');
+    const only = values.executor as string | undefined;
     if (loaded) {
-      // The executor first: a cluster that cannot be reached leaves no run behind.
-      executorName = String(values.executor ?? flowExecutor(loaded.spec) ?? 'local');
-      executor = await makeExecutor(executorName, values, slots, project, store);
+      // The executors first: a cluster that cannot be reached leaves no run behind.
+      executor = await makeExecutor(
+        { only, named: executorsOf(loaded.spec) },
+        values,
+        slots,
+        project,
+        store,
+      );
       const version = await saveFlow(store, loaded);
       runRow = await createRun(store, {
         version,
@@ -172,15 +161,20 @@ export async function run(values: Record<string, unknown>, positionals: string[]
       }
       runRow = claimed;
       spec = version.spec;
-      executorName = String(values.executor ?? flowExecutor(spec) ?? 'local');
-      executor = await makeExecutor(executorName, values, slots, project, store);
+      executor = await makeExecutor(
+        { only, named: executorsOf(spec) },
+        values,
+        slots,
+        project,
+        store,
+      );
       await store.addEvent(found.id, 'resumed', { pid: process.pid }, Date.now());
     }
 
     const view = new ProgressView(process.stderr, spec.tasks.length, Boolean(values.quiet) || json);
     if (!json) {
       process.stderr.write(
-        `${resumeId ? 'Resuming' : 'Running'} ${spec.flow} as run ${runRow.id} (${spec.tasks.length} tasks, ${executorName} executor)\n`,
+        `${resumeId ? 'Resuming' : 'Running'} ${spec.flow} as run ${runRow.id} (${spec.tasks.length} tasks, ${executor.name.replaceAll('+', ' and ')} executor${executor.name.includes('+') ? 's' : ''})\n`,
       );
     }
     const abort = new AbortController();

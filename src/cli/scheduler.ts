@@ -3,7 +3,7 @@ import { driverId, type Log, type LogLevel, Scheduler } from '../scheduler/index
 import { parseDuration, UsageError } from '../spec/index.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, positiveInt } from './args.ts';
-import { makeExecutor } from './make-executor.ts';
+import { executorsOf, makeExecutor } from './make-executor.ts';
 import { schedulerMetrics, serveMetrics } from './metrics.ts';
 import { findProject, type Project } from './project.ts';
 
@@ -20,7 +20,7 @@ export const schedulerCommand: CommandDef = {
     executor: {
       type: 'string',
       value: 'NAME',
-      help: 'local (default), sequential, or kubernetes (a pod per task)',
+      help: 'run every task on local, sequential or kubernetes (default: each task on the executor it names, else local)',
     },
     kubeconfig: {
       type: 'string',
@@ -117,11 +117,9 @@ export async function startSchedulerFromOptions(
   }
   const leaseMs = durationFlag(values.lease, '--lease', 15_000);
   const pollMs = durationFlag(values.poll, '--poll', 1000);
-  const executorName = String(values.executor ?? 'local');
-  if (!['local', 'sequential', 'kubernetes'].includes(executorName)) {
-    throw new UsageError(
-      `--executor must be local, sequential or kubernetes, got "${executorName}"`,
-    );
+  const only = values.executor as string | undefined;
+  if (only !== undefined && !['local', 'sequential', 'kubernetes'].includes(only)) {
+    throw new UsageError(`--executor must be local, sequential or kubernetes, got "${only}"`);
   }
 
   const store = await openStore(project.dbUrl, {
@@ -135,7 +133,13 @@ export async function startSchedulerFromOptions(
     },
   });
   await store.migrate();
-  const executor = await makeExecutor(executorName, values, slots, project, store);
+  const executor = await makeExecutor(
+    { only, named: await deployedExecutors(store) },
+    values,
+    slots,
+    project,
+    store,
+  );
   const metrics = schedulerMetrics();
   const service = new Scheduler({
     store,
@@ -167,6 +171,20 @@ export async function startSchedulerFromOptions(
       await store.close();
     },
   };
+}
+
+/**
+ * The executors the deployed flows' tasks name, and `local` (for tasks naming none, and
+ * flows deployed later). A flow deployed later naming another executor needs a restart.
+ */
+async function deployedExecutors(store: Store): Promise<Set<string>> {
+  const names = new Set(['local']);
+  for (const flow of await store.listFlows()) {
+    if (flow.deployedVersionId === null) continue;
+    const version = await store.getFlowVersion(flow.deployedVersionId);
+    for (const name of version ? executorsOf(version.spec) : []) names.add(name);
+  }
+  return names;
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */

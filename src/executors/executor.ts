@@ -34,6 +34,11 @@ export interface ResolvedTask {
   readonly timeoutMs?: number;
   readonly resources: { readonly cpu?: number; readonly memoryBytes?: number };
   readonly image?: string;
+  /**
+   * The executor the task names (`executor:` on the task or in `defaults`); absent: the
+   * process's default. A routing executor sends the attempt there (routing-executor.ts).
+   */
+  readonly executor?: string;
   /** Pod settings, for the Kubernetes executor (other executors ignore them). */
   readonly kubernetes?: KubernetesSpec;
 }
@@ -108,6 +113,12 @@ export interface Capacity {
   /** How many more tasks the executor would start now. */
   readonly freeSlots: number;
   readonly totalSlots: number;
+  /**
+   * An executor that routes tasks to several others: each one's capacity, by the name
+   * `laneOf` gives. A run counts its attempts per lane, so tasks of one executor waiting
+   * for its slots never hold back the tasks of another.
+   */
+  readonly lanes?: Readonly<Record<string, Capacity>>;
 }
 
 export interface Executor {
@@ -124,6 +135,11 @@ export interface Executor {
   /** Started/finished events, in the order they happened. One consumer. */
   events(): AsyncIterable<ExecutorEvent>;
   capacity(): Capacity;
+  /**
+   * A routing executor: the lane (inner executor's name) that takes a task naming
+   * `executor` (undefined: none). Absent on executors that run everything themselves.
+   */
+  readonly laneOf?: (executor: string | undefined) => string;
   /** Stops accepting work. Running tasks keep running (a later process may adopt them). */
   close(): Promise<void>;
 }

@@ -13,6 +13,10 @@ export type {
 export type { ExecutorState, KubernetesExecutorOptions } from './kubernetes/index.ts';
 export { createLocalExecutor, type LocalExecutorOptions } from './local/local-executor.ts';
 export {
+  createRoutingExecutor,
+  type RoutingExecutorOptions,
+} from './routing-executor.ts';
+export {
   createSequentialExecutor,
   type SequentialExecutorOptions,
 } from './sequential/sequential-executor.ts';

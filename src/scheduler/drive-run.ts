@@ -47,11 +47,23 @@ export async function prepareRun(
   opts: Omit<DriveRunOptions, 'signal' | 'onController'>,
 ): Promise<RunController> {
   const { store, executor, run } = opts;
-  const slots = executor.capacity().totalSlots;
+  const capacity = executor.capacity();
+  const slots = capacity.totalSlots;
+  const lanes = capacity.lanes;
   const controller = new RunController(run, opts.spec, {
     store,
     launcher: executor,
     parallelism: Math.max(1, Math.min(opts.parallelism ?? slots, slots)),
+    ...(lanes && executor.laneOf
+      ? {
+          lanes: {
+            of: executor.laneOf,
+            slots: Object.fromEntries(
+              Object.entries(lanes).map(([name, c]) => [name, c.totalSlots]),
+            ),
+          },
+        }
+      : {}),
     runsDir: opts.runsDir,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.fence ? { fence: opts.fence } : {}),

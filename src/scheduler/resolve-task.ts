@@ -227,6 +227,7 @@ export function resolveTask(
       ...(memoryBytes !== undefined ? { memoryBytes: Math.round(memoryBytes) } : {}),
     },
     ...(task.image !== undefined ? { image: task.image } : {}),
+    ...(task.executor !== undefined ? { executor: task.executor } : {}),
     ...(task.kubernetes !== undefined ? { kubernetes: task.kubernetes } : {}),
   };
 }

@@ -60,6 +60,16 @@ interface TaskNode {
   childrenLeft: number;
   running: number;
   parked: Unit[];
+  /** The executor lane its attempts run in, when the executor routes to several. */
+  lane?: Lane;
+}
+
+/** Attempts of one executor among several (see `RunControllerOptions.lanes`). */
+interface Lane {
+  readonly slots: number;
+  inFlight: number;
+  /** Ready units waiting for a slot of this lane. */
+  readonly parked: Unit[];
 }
 
 /** What the controller tells whoever shows progress. */
@@ -84,6 +94,16 @@ export interface RunControllerOptions {
   };
   /** Most attempts running at once for this run (the executor's slots enforce it too). */
   readonly parallelism: number;
+  /**
+   * For an executor that routes tasks to several (`Capacity.lanes`): the lane a task's
+   * `executor:` goes to, and each lane's slots. Attempts are then also counted per lane,
+   * so ready Kubernetes tasks beyond the cluster's slots never take the places local tasks
+   * could run in, and the other way round.
+   */
+  readonly lanes?: {
+    readonly of: (executor: string | undefined) => string;
+    readonly slots: Readonly<Record<string, number>>;
+  };
   /**
    * How many attempts beyond `parallelism` may be handed to the executor ahead of time
    * while tasks are short (see `#limit`). Default: 4 × parallelism, more while the
@@ -184,7 +204,17 @@ export class RunController {
       this.#nodes.push(node);
       this.#byId.set(t.id, node);
     });
+    const lanes = new Map<string, Lane>();
     for (const node of this.#nodes) {
+      if (opts.lanes) {
+        const name = opts.lanes.of(node.spec.executor);
+        let lane = lanes.get(name);
+        if (!lane) {
+          lane = { slots: Math.max(1, opts.lanes.slots[name] ?? 1), inFlight: 0, parked: [] };
+          lanes.set(name, lane);
+        }
+        node.lane = lane;
+      }
       for (const up of node.spec.needs) {
         const u = this.#byId.get(up);
         if (u) {
@@ -231,6 +261,7 @@ export class RunController {
         if (unit.state === 'running') {
           running.push(parent);
           node.running++;
+          if (node.lane) node.lane.inFlight++;
         } else waiting.push(unit);
         if (unit.state === 'success') this.#setOutputs(node);
       } else {
@@ -243,6 +274,7 @@ export class RunController {
           if (unit.state === 'running') {
             running.push(r);
             node.running++;
+            if (node.lane) node.lane.inFlight++;
           } else waiting.push(unit);
           if (!FINAL.has(unit.state)) node.childrenLeft++;
         }
@@ -331,6 +363,8 @@ export class RunController {
     for (const unit of this.#ready.drain()) this.#moveUnit(unit, 'queued', 'cancelled', {});
     for (const node of this.#nodes) {
       for (const unit of node.parked.splice(0)) this.#moveUnit(unit, 'queued', 'cancelled', {});
+      for (const unit of node.lane?.parked.splice(0) ?? [])
+        this.#moveUnit(unit, 'queued', 'cancelled', {});
       if (node.state === 'pending') this.#moveNode(node, 'pending', 'cancelled');
     }
     for (const unit of this.#units.values()) {
@@ -541,6 +575,12 @@ export class RunController {
   ): void {
     this.#inFlight--;
     unit.node.running--;
+    const lane = unit.node.lane;
+    if (lane) {
+      lane.inFlight--;
+      const next = lane.parked.shift();
+      if (next) this.#ready.push(next);
+    }
     const files = this.#files(unit);
     let state: TaskState;
     const patch: { -readonly [K in keyof TaskRunPatch]: TaskRunPatch[K] } = { exitCode };
@@ -696,6 +736,11 @@ export class RunController {
         node.parked.push(unit);
         continue;
       }
+      const lane = node.lane;
+      if (lane && lane.inFlight >= this.#laneLimit(lane)) {
+        lane.parked.push(unit);
+        continue;
+      }
       const files = this.#files(unit);
       let task: ResolvedTask;
       try {
@@ -721,6 +766,7 @@ export class RunController {
       }
       this.#inFlight++;
       node.running++;
+      if (lane) lane.inFlight++;
       this.#moveUnit(unit, 'queued', 'running', {
         startedAt: this.#now(),
         resolved: { ...task, item: unit.item },
@@ -748,6 +794,11 @@ export class RunController {
     // from 51 s to 12 s when the look-ahead stopped counting commit time as task time).
     const perSlot = Math.ceil(this.#avgFlushMs / Math.max(this.#avgAttemptMs, 1));
     return p + p * Math.min(32, Math.max(4, perSlot));
+  }
+
+  /** A lane's share of `#limit`: its slots, with the same look-ahead. */
+  #laneLimit(lane: Lane): number {
+    return Math.max(1, Math.floor((lane.slots * this.#limit) / this.#opts.parallelism));
   }
 
   /** Hands an attempt to the executor; a failure to launch fails the attempt, not the run. */

@@ -66,6 +66,21 @@ export interface CreateRecord {
   readonly at: number;
 }
 
+/** One patch request as the fake answered it (200, 409 Conflict, …). */
+export interface PatchRecord {
+  readonly namespace: string;
+  readonly name: string;
+  readonly code: number;
+}
+
+/** Requests held until `count` have arrived (see `FakeKube.gather`). */
+interface GatherRule {
+  readonly method: string;
+  readonly path: RegExp;
+  readonly count: number;
+  readonly held: (() => void)[];
+}
+
 interface FailRule {
   readonly method: string;
   readonly path: RegExp;
@@ -82,6 +97,15 @@ export interface FakeKube {
   writeKubeconfig(path: string, namespace?: string): string;
   /** Every create request so far. */
   readonly creates: readonly CreateRecord[];
+  /** Every pod patch request so far, with the status it got. */
+  readonly patches: readonly PatchRecord[];
+  /**
+   * Holds the next `count` requests matching method and path until all of them have
+   * arrived, then serves them in arrival order: a barrier that makes concurrent clients
+   * meet (two adopters patching one pod from the same version). Not a fault: a real API
+   * server may always see requests this way.
+   */
+  gather(method: string, path: RegExp, count: number): void;
   /** Pods as stored now (all namespaces, or one). */
   pods(namespace?: string): Pod[];
   /**
@@ -109,8 +133,8 @@ export interface FakeKube {
   ): void;
   /** Drops every connection, keeps objects and history (an API server restart). */
   restart(): void;
-  /** Number of watch requests served, and of list requests. */
-  readonly counts: { watches: number; lists: number };
+  /** Number of watch requests served, of list requests, and of single-pod GETs. */
+  readonly counts: { watches: number; lists: number; reads: number };
   close(): Promise<void>;
 }
 
@@ -175,8 +199,10 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const store = new PodStore(options.historyLimit);
   const kubelet = new Kubelet(store, dir);
   const creates: CreateRecord[] = [];
+  const patches: PatchRecord[] = [];
+  const gatherRules: GatherRule[] = [];
   const failRules: FailRule[] = [];
-  const counts = { watches: 0, lists: 0 };
+  const counts = { watches: 0, lists: 0, reads: 0 };
   let goneAs: 'event' | 'http' = 'event';
 
   const server: Server = createServer((req, res) => {
@@ -196,6 +222,18 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     const auth = req.headers.authorization;
     if (auth !== `Bearer ${token}` && !(auth === undefined && options.allowAnonymous))
       throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+    const gather = gatherRules.find(
+      (r) => r.held.length < r.count && r.method === method && r.path.test(url.pathname),
+    );
+    if (gather) {
+      await new Promise<void>((resolve) => {
+        gather.held.push(resolve);
+        if (gather.held.length === gather.count) {
+          gatherRules.splice(gatherRules.indexOf(gather), 1);
+          for (const release of gather.held) release();
+        }
+      });
+    }
     const fail = failRules.find(
       (r) => r.count > 0 && r.method === method && r.path.test(url.pathname),
     );
@@ -242,14 +280,23 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     if (m) {
       const [, namespace, name, log] = m as unknown as [string, string, string, string | undefined];
       if (log) return podLog(namespace, name, url, res);
+      // The body first, then the pod: preconditions are checked against the pod as it is
+      // when the write applies (the apiserver's GuaranteedUpdate), not as it was when the
+      // request arrived; two patches from one version must not both pass.
+      const body =
+        method === 'DELETE'
+          ? await readJson(req).catch(() => ({}))
+          : method === 'PATCH'
+            ? await readJson(req)
+            : undefined;
       const pod = store.get(namespace, name);
       if (method === 'GET') {
+        counts.reads++;
         if (!pod) throw notFound(name);
         return json(res, 200, pod);
       }
       if (method === 'DELETE') {
         if (!pod) throw notFound(name);
-        const body = await readJson(req).catch(() => ({}));
         const pre = body?.preconditions ?? {};
         if (
           (pre.uid && pre.uid !== pod.metadata.uid) ||
@@ -266,24 +313,30 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         return after(() => json(res, 200, out));
       }
       if (method === 'PATCH') {
-        if (!pod) throw notFound(name);
-        const body = await readJson(req);
+        const record = (code: number) => patches.push({ namespace, name, code });
+        if (!pod) {
+          record(404);
+          throw notFound(name);
+        }
         const type = String(req.headers['content-type'] ?? '').split(';')[0];
         const next =
           type === 'application/json-patch+json' ? jsonPatch(pod, body) : mergePatch(pod, body);
         const wanted = next.metadata?.resourceVersion;
-        if (wanted !== undefined && wanted !== pod.metadata.resourceVersion)
+        if (wanted !== undefined && wanted !== pod.metadata.resourceVersion) {
+          record(409);
           throw new ApiError(
             409,
             'Conflict',
             `Operation cannot be fulfilled on pods "${name}": the object has been modified; please apply your changes to the latest version and try again`,
           );
+        }
         // Status is server-owned, and so are the identity fields.
         next.status = pod.status;
         next.metadata = { ...next.metadata, name, namespace, uid: pod.metadata.uid };
         validate(next);
         const stored = store.commit('MODIFIED', next);
         kubelet.patched(stored);
+        record(200);
         return after(() => json(res, 200, stored));
       }
     }
@@ -530,6 +583,10 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     url,
     token,
     creates,
+    patches,
+    gather(method, path, count) {
+      gatherRules.push({ method, path, count, held: [] });
+    },
     counts,
     writeKubeconfig(path, namespace = 'default') {
       writeFileSync(path, kubeconfig(url, token, namespace));

@@ -4,5 +4,5 @@ export {
   createKubernetesExecutor,
   type KubernetesExecutorOptions,
 } from './kubernetes-executor.ts';
-export { podManifest, podName } from './pod-manifest.ts';
+export { labelValue, podManifest, podName } from './pod-manifest.ts';
 export type { ExecutorState } from './pod-watch.ts';

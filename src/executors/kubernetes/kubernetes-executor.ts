@@ -30,7 +30,16 @@ import type {
   ResolvedTask,
 } from '../executor.ts';
 import { defaultLogCapBytes, truncationMarker } from '../local/log-cap.ts';
-import { attemptOf, CONTAINER, instanceSelector, podManifest, podName } from './pod-manifest.ts';
+import {
+  attemptOf,
+  CONTAINER,
+  instanceSelector,
+  LABEL_OWNER,
+  labelValue,
+  ownerSelector,
+  podManifest,
+  podName,
+} from './pod-manifest.ts';
 import { podVerdict } from './pod-verdict.ts';
 import { type ExecutorState, PodWatch } from './pod-watch.ts';
 
@@ -67,6 +76,14 @@ export interface KubernetesExecutorOptions {
   readonly logCapBytes?: number;
   /** Told of every API failure the executor recovers from. */
   readonly onTrouble?: (what: string, error: unknown) => void;
+  /**
+   * A name for this process among those sharing the installation (a label value, unique
+   * per process). Its pods carry it (`baton/owner`), its watch selects only them, and
+   * adopting a pod moves the label under a resource-version precondition: of two
+   * processes adopting one pod, one wins and the other follows it passively (RELIABILITY
+   * F14). Without it pods carry no owner and the watch selects the whole installation.
+   */
+  readonly owner?: string;
 }
 
 type AttemptState = 'queued' | 'creating' | 'live' | 'ending';
@@ -84,6 +101,14 @@ interface Attempt {
   problemSince: number | null;
   lastPod: V1Pod | null;
   logs: LogCopy | null;
+  /**
+   * Another process owns the pod (it adopted it): this one copies no log, deletes
+   * nothing on cancel, and learns the pod's end from lists; it still reports the end, so
+   * a run is never stuck on it, and the run's fence decides whose record counts.
+   */
+  passive: boolean;
+  /** A GET is asking whether another process took the pod over. */
+  checkingOwner: boolean;
 }
 
 type Result = FinishResult;
@@ -98,6 +123,8 @@ export function createKubernetesExecutor(options: KubernetesExecutorOptions): Ex
     throw new Error(
       `kubernetes executor: instance must be 1–12 of [a-z0-9], got "${options.instance}"`,
     );
+  if (options.owner !== undefined && labelValue(options.owner) !== options.owner)
+    throw new Error(`kubernetes executor: owner must be a label value, got "${options.owner}"`);
   return new KubernetesExecutor(options);
 }
 
@@ -159,7 +186,8 @@ class KubernetesExecutor implements Executor {
 
   async cancel(taskRunId: number, reason: 'timeout' | 'cancelled'): Promise<void> {
     const attempt = this.#attempts.get(taskRunId);
-    if (!attempt || attempt.cancelReason) return;
+    // Passive: the pod's owner runs the same timeouts and is the one to stop it.
+    if (!attempt || attempt.cancelReason || attempt.passive) return;
     attempt.cancelReason = reason;
     if (attempt.state === 'queued') {
       this.#finish(attempt, {
@@ -234,6 +262,8 @@ class KubernetesExecutor implements Executor {
       problemSince: null,
       lastPod: null,
       logs: null,
+      passive: false,
+      checkingOwner: false,
     };
     this.#attempts.set(task.taskRunId, attempt);
     this.#byPod.set(`${namespace}/${pod}`, attempt);
@@ -258,7 +288,7 @@ class KubernetesExecutor implements Executor {
 
   async #create(attempt: Attempt): Promise<void> {
     const { task, namespace, pod } = attempt;
-    const body = podManifest(task, this.#o.instance, namespace, attempt.token);
+    const body = podManifest(task, this.#o.instance, namespace, attempt.token, this.#o.owner);
     let created: V1Pod | null = null;
     for (let tries = 1; created === null; tries++) {
       try {
@@ -344,6 +374,16 @@ class KubernetesExecutor implements Executor {
       };
     }
     attempt.uid = pod.metadata?.uid ?? null;
+    const claimed = await this.#claim(attempt, pod);
+    if (claimed === null) {
+      this.#forget(attempt);
+      return {
+        taskRunId,
+        status: 'lost',
+        message: `pod ${attempt.namespace}/${attempt.pod} no longer exists (deleted while no scheduler watched)`,
+      };
+    }
+    pod = claimed;
     attempt.state = 'live';
     attempt.handle = {
       namespace: attempt.namespace,
@@ -357,14 +397,91 @@ class KubernetesExecutor implements Executor {
     return { taskRunId, status: 'running' };
   }
 
+  /**
+   * Makes this process the owner of an adopted pod: the owner label moves only if the pod
+   * is still at the version read (else 409 Conflict). Another owner's label appearing
+   * meanwhile means another process adopted it first: this one backs off (passive). A
+   * pod changed otherwise (its status moved on) is read again and claimed again. Returns
+   * the latest pod, or null when it is gone.
+   */
+  async #claim(attempt: Attempt, read: V1Pod): Promise<V1Pod | null> {
+    const me = this.#o.owner;
+    if (me === undefined) return read;
+    let pod = read;
+    const seen = pod.metadata?.labels?.[LABEL_OWNER];
+    for (let tries = 1; pod.metadata?.labels?.[LABEL_OWNER] !== me; tries++) {
+      if (pod.metadata?.labels?.[LABEL_OWNER] !== seen) {
+        attempt.passive = true;
+        return pod;
+      }
+      try {
+        return await this.#api.patchNamespacedPod({
+          name: attempt.pod,
+          namespace: attempt.namespace,
+          // The version in the patched object is the precondition (409 if it moved on).
+          body: [
+            {
+              op: 'replace',
+              path: '/metadata/resourceVersion',
+              value: pod.metadata?.resourceVersion,
+            },
+            { op: 'add', path: `/metadata/labels/${LABEL_OWNER.replace('/', '~1')}`, value: me },
+          ],
+        });
+      } catch (error) {
+        const code = codeOf(error);
+        if (code === 404) return null;
+        if ((code !== 409 && !isTransient(code)) || tries >= API_TRIES || this.#closed) {
+          // Not ours for sure, not theirs for sure: follow without side effects.
+          this.#o.onTrouble?.(`adopt ${attempt.pod}`, error);
+          attempt.passive = true;
+          return pod;
+        }
+        if (code !== 409) await sleep(retryDelayMs(error, tries));
+        const again = await this.#read(attempt.namespace, attempt.pod);
+        if (again === null) return null;
+        pod = again;
+      }
+    }
+    return pod;
+  }
+
+  #ownedByAnother(pod: V1Pod): boolean {
+    const owner = pod.metadata?.labels?.[LABEL_OWNER];
+    return this.#o.owner !== undefined && owner !== undefined && owner !== this.#o.owner;
+  }
+
+  /**
+   * A pod seen with another owner's label: another process adopted it, or the sighting is
+   * older than this process's own claim (a list answered before it). A GET tells; if
+   * another process owns it, this one stops copying its log and backs off.
+   */
+  async #confirmTakeover(attempt: Attempt): Promise<void> {
+    if (attempt.checkingOwner) return;
+    attempt.checkingOwner = true;
+    try {
+      const pod = await this.#read(attempt.namespace, attempt.pod);
+      if (pod && pod.metadata?.uid === attempt.uid && this.#ownedByAnother(pod)) {
+        attempt.passive = true;
+        attempt.logs?.stop();
+        attempt.logs = null;
+      }
+    } catch (error) {
+      this.#o.onTrouble?.(`get ${attempt.pod}`, error);
+    } finally {
+      attempt.checkingOwner = false;
+    }
+  }
+
   /** Acts on the latest state of an attempt's pod. */
   #observe(attempt: Attempt, pod: V1Pod): void {
     attempt.lastPod = pod;
     if (attempt.state !== 'live') return;
+    if (!attempt.passive && this.#ownedByAnother(pod)) void this.#confirmTakeover(attempt);
     const verdict = podVerdict(pod);
     if (verdict.kind === 'running') {
       attempt.problemSince = null;
-      this.#copyLogs(attempt);
+      if (!attempt.passive) this.#copyLogs(attempt);
       return;
     }
     if (verdict.kind === 'waiting') {
@@ -456,7 +573,7 @@ class KubernetesExecutor implements Executor {
     attempt.logs?.stop();
     const started =
       pod?.status?.containerStatuses?.[0]?.state?.terminated !== undefined || attempt.logs !== null;
-    if (pod && started) await this.#storeLogs(attempt);
+    if (pod && started && !attempt.passive) await this.#storeLogs(attempt);
     if (output !== '') {
       try {
         writeFileSync(attempt.task.outputPath, output);
@@ -517,6 +634,9 @@ class KubernetesExecutor implements Executor {
       api: this.#api,
       namespace,
       labelSelector: instanceSelector(this.#o.instance),
+      ...(this.#o.owner !== undefined
+        ? { watchSelector: ownerSelector(this.#o.instance, this.#o.owner) }
+        : {}),
       ...(this.#o.state ? { state: this.#o.state } : {}),
       stateKey: `kubernetes/${this.#o.instance}/${namespace}/resourceVersion`,
       resyncMs: this.#o.resyncMs ?? 30_000,

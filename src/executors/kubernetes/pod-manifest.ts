@@ -10,6 +10,11 @@ export const LABEL_MANAGED = 'baton/managed';
 export const LABEL_INSTANCE = 'baton/instance';
 export const LABEL_TASK_RUN = 'baton/task-run';
 export const LABEL_ATTEMPT = 'baton/attempt';
+/**
+ * The process that follows the pod (copies its log, deletes it): set at create, moved by
+ * adoption with a resource-version precondition so two adopters cannot both take it.
+ */
+export const LABEL_OWNER = 'baton/owner';
 
 /** The container's name; logs are read from it. */
 export const CONTAINER = 'main';
@@ -31,6 +36,11 @@ export function podName(instance: string, taskRunId: number, attempt: number): s
 /** The watch's label selector: this instance's pods only. */
 export function instanceSelector(instance: string): string {
   return `${LABEL_MANAGED}=true,${LABEL_INSTANCE}=${instance}`;
+}
+
+/** The watch's label selector when pods carry their owner: this process's pods only. */
+export function ownerSelector(instance: string, owner: string): string {
+  return `${instanceSelector(instance)},${LABEL_OWNER}=${owner}`;
 }
 
 /** The attempt a Baton pod belongs to, from its labels; null for a pod that is not ours. */
@@ -65,6 +75,7 @@ export function podManifest(
   instance: string,
   namespace: string,
   token: string,
+  owner?: string,
 ): V1Pod {
   const k = task.kubernetes ?? {};
   const env = Object.entries(task.env).map(([name, value]) => ({
@@ -93,6 +104,7 @@ export function podManifest(
         [LABEL_INSTANCE]: instance,
         [LABEL_TASK_RUN]: String(task.taskRunId),
         [LABEL_ATTEMPT]: String(task.attempt),
+        ...(owner !== undefined ? { [LABEL_OWNER]: owner } : {}),
         'baton/flow': labelValue(task.flow),
         'baton/task': labelValue(task.taskId),
       },

@@ -23,7 +23,13 @@ export interface PodWatchOptions {
   readonly kubeConfig: KubeConfig;
   readonly api: CoreV1Api;
   readonly namespace: string;
+  /** What lists select: every pod this installation may have to reconcile or collect. */
   readonly labelSelector: string;
+  /**
+   * What the watch selects, if narrower (this process's own pods): a pod that leaves it
+   * (another process adopted it) comes as DELETED without `deletionTimestamp`.
+   */
+  readonly watchSelector?: string;
   readonly state?: ExecutorState;
   readonly stateKey: string;
   readonly resyncMs: number;
@@ -115,7 +121,10 @@ export class PodWatch {
     }
   }
 
-  /** Lists with the watch's selector (the same one: else relists see foreign pods). */
+  /**
+   * Lists with the installation's selector: a superset of the watch's, so that pods no
+   * process follows are found (and collected) and adopted pods are still seen.
+   */
   async #list(): Promise<string> {
     const list = await this.#o.api.listNamespacedPod({
       namespace: this.#o.namespace,
@@ -132,7 +141,7 @@ export class PodWatch {
       const path = `/api/v1/namespaces/${encodeURIComponent(this.#o.namespace)}/pods`;
       const query = {
         resourceVersion: this.#rv ?? undefined,
-        labelSelector: this.#o.labelSelector,
+        labelSelector: this.#o.watchSelector ?? this.#o.labelSelector,
         allowWatchBookmarks: true,
         timeoutSeconds: WATCH_TIMEOUT_SECONDS,
       };
