@@ -5,6 +5,7 @@ export * from './expr.ts';
 export type * from './flow-spec.ts';
 export { loadFlowFile, parseFlow, parseFlowData } from './load.ts';
 export { resolveParams } from './params.ts';
+export { formatBytes, parseSize } from './sizes.ts';
 export type { NodePath, PathProblem } from './path-problem.ts';
 export {
   type FlowFile,

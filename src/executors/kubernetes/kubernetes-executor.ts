@@ -24,6 +24,7 @@ import type {
   Adopted,
   AdoptRequest,
   Capacity,
+  Fit,
   Executor,
   ExecutorEvent,
   Handle,
@@ -188,6 +189,11 @@ class KubernetesExecutor implements Executor {
       freeSlots: Math.max(0, this.#maxPods - (this.#live.get(this.#namespace) ?? 0) - queued),
       totalSlots: this.#maxPods,
     };
+  }
+
+  /** Always fits: the cluster's scheduler places pods (an unplaceable one is `unschedulable`). */
+  fits(): Fit {
+    return { fits: 'now' };
   }
 
   async close(): Promise<void> {
