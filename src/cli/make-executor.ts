@@ -21,6 +21,7 @@ export async function makeExecutor(
   slots: number | undefined,
   project: Project,
   store: Store,
+  memoryBytes?: number,
 ): Promise<Executor> {
   if (name === 'kubernetes') {
     const kubernetes = await loadKubernetesExecutor();
@@ -49,8 +50,10 @@ export async function makeExecutor(
   }
   // Every process that may resume this project's runs reads the same journals.
   const journalDir = join(project.stateDir, 'launchers');
-  if (name === 'sequential') return withTimeouts(createSequentialExecutor({ journalDir }));
+  const memory = memoryBytes !== undefined ? { memoryBytes } : {};
+  if (name === 'sequential')
+    return withTimeouts(createSequentialExecutor({ journalDir, ...memory }));
   return withTimeouts(
-    createLocalExecutor({ journalDir, ...(slots !== undefined ? { slots } : {}) }),
+    createLocalExecutor({ journalDir, ...(slots !== undefined ? { slots } : {}), ...memory }),
   );
 }

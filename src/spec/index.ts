@@ -5,7 +5,6 @@ export * from './expr.ts';
 export type * from './flow-spec.ts';
 export { loadFlowFile, parseFlow, parseFlowData } from './load.ts';
 export { resolveParams } from './params.ts';
-export { formatBytes, parseSize } from './sizes.ts';
 export type { NodePath, PathProblem } from './path-problem.ts';
 export {
   type FlowFile,
@@ -15,6 +14,7 @@ export {
   type TaskFile,
   TRIGGER_RULES,
 } from './schema.ts';
+export { formatBytes, parseSize } from './sizes.ts';
 export { didYouMean } from './suggest.ts';
 export { findTemplates } from './template.ts';
 export type { LineCol } from './yaml-locator.ts';

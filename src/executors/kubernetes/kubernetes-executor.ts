@@ -24,9 +24,9 @@ import type {
   Adopted,
   AdoptRequest,
   Capacity,
-  Fit,
   Executor,
   ExecutorEvent,
+  Fit,
   Handle,
   ResolvedTask,
 } from '../executor.ts';

@@ -124,14 +124,13 @@ export class Launcher {
       const cpuMs = total === undefined ? undefined : total - this.#childrenCpuMsBefore;
       if (total !== undefined) this.#childrenCpuMsBefore = total;
       this.#reports.finished(taskRunId, Number(a), cpuMs);
-    } else if (kind !== undefined && kind.endsWith('s') && b === undefined) {
+    } else if (kind?.endsWith('s') && b === undefined) {
       // A `times` line (`0m0.004s 0m0.001s`); the children's comes second, so the last
       // one before the F line is theirs.
       const user = timesMs(kind);
       const system = timesMs(id ?? '');
       if (user !== null && system !== null) this.#childrenCpuMs = user + system;
-    }
-    else if (kind === 'E') this.#reports.launchFailed(taskRunId, a === 'cd' ? 'cd' : 'log');
+    } else if (kind === 'E') this.#reports.launchFailed(taskRunId, a === 'cd' ? 'cd' : 'log');
   }
 
   #onExit(): void {

@@ -373,7 +373,8 @@ class LocalExecutor implements Executor, LauncherReports {
       attempt.launcher = launcher;
       attempt.journalPath = launcher.journalPath;
       attempt.state = 'sent';
-      if (launcher.cgroup) attempt.limited = launcher.cgroup.prepare(attempt.task.resources.memoryBytes);
+      if (launcher.cgroup)
+        attempt.limited = launcher.cgroup.prepare(attempt.task.resources.memoryBytes);
       this.#hold(attempt);
       this.#ensureTimer();
       launcher.send(record);
@@ -384,7 +385,8 @@ class LocalExecutor implements Executor, LauncherReports {
     const id = this.#unique();
     const launcher = new Launcher(this.#env, this.#journalDir, id, this);
     // Before any record is sent: the launcher's tasks are born in its cgroup.
-    if (this.#cgroups && launcher.pid) launcher.cgroup = this.#cgroups.forLauncher(id, launcher.pid);
+    if (this.#cgroups && launcher.pid)
+      launcher.cgroup = this.#cgroups.forLauncher(id, launcher.pid);
     this.#launchers.add(launcher);
     if (launcher.journalPath) this.#ownJournals.add(launcher.journalPath);
     return launcher;

@@ -265,7 +265,7 @@ function mountOf(
     const fields = left.split(' ');
     const root = fields[3];
     const point = fields[4];
-    if (root && point) return { point: unescape(point), root: unescape(root) };
+    if (root && point) return { point: unescapeMountinfo(point), root: unescapeMountinfo(root) };
   }
   return null;
 }
@@ -290,7 +290,7 @@ function delegatesMemory(dir: string): boolean {
 }
 
 // mountinfo escapes space, tab, newline and backslash as octal.
-function unescape(text: string): string {
+function unescapeMountinfo(text: string): string {
   return text.replace(/\\([0-7]{3})/g, (_, octal: string) =>
     String.fromCharCode(Number.parseInt(octal, 8)),
   );
