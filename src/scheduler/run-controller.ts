@@ -381,6 +381,7 @@ export class RunController {
       state: row.state,
       outputs: row.outputs as Record<string, unknown> | null,
       retryAt: row.retryAt,
+      waitingFor: row.waitReason?.message ?? null,
     };
     this.#units.set(row.id, unit);
     return unit;
@@ -764,6 +765,7 @@ export class RunController {
       if (fit.fits === 'later') {
         this.#held.push([unit, task]);
         this.#recordWait(unit, resourcesWait(fit.message, this.#now()));
+        this.#recheckHeldSoon();
         break;
       }
       this.#markRunning(unit, task, out);

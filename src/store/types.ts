@@ -272,7 +272,10 @@ export interface TaskRun {
   readonly peakMemoryBytes: number | null;
   /** CPU time the attempt used (user + system, its whole process tree), in ms. */
   readonly cpuMs: number | null;
-  /** Why the scheduler holds this task run, while it waits; null once it runs or ends. */
+  /**
+   * Why the scheduler holds this task run while it waits; cleared when it starts running
+   * (an attempt left `up_for_retry` keeps its retry reason as history).
+   */
   readonly waitReason: WaitReason | null;
 }
 

@@ -91,7 +91,8 @@ describe('local executor: resources', () => {
     await executor.launch(one);
     await executor.launch(wide);
     await executor.launch(two);
-    for (const t of [one, wide, two]) assert.equal((await events.finished(t.taskRunId)).exitCode, 0);
+    for (const t of [one, wide, two])
+      assert.equal((await events.finished(t.taskRunId)).exitCode, 0);
     const s = spans(file);
     const w = s.get('wide') ?? [0, 0];
     assert.ok(!overlap(w, s.get('one') ?? [0, 0]), 'wide ran beside one');
@@ -160,7 +161,10 @@ describe('local executor: resources', () => {
     }
     assert.equal(finished.reason, 'oom_killed');
     assert.equal(finished.signal, 'SIGKILL');
-    assert.match(finished.message ?? '', /OOM killer: the task's memory limit is its request, 64 MiB/);
+    assert.match(
+      finished.message ?? '',
+      /OOM killer: the task's memory limit is its request, 64 MiB/,
+    );
   });
 });
 
