@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { UsageError } from '../spec/index.ts';
+import { parseSize, UsageError } from '../spec/index.ts';
 
 /** One option of a command, as `node:util` parseArgs takes it, plus its help line. */
 export interface OptionDef {
@@ -27,6 +27,24 @@ export const DB_OPTION: Record<string, OptionDef> = {
     help: 'metadata database (default $BATON_DB, else sqlite:.baton/baton.db under the project root)',
   },
 };
+/** The local executor's memory budget (`baton run`, `baton scheduler`, `baton up`). */
+export const MEMORY_OPTION: Record<string, OptionDef> = {
+  memory: {
+    type: 'string',
+    value: 'SIZE',
+    help: "local: memory budget; a task starts only while its resources.memory fits (e.g. 8GiB; default: the machine's memory)",
+  },
+};
+
+/** Parses a byte size flag (`512MiB`, `4GiB`), or throws a UsageError naming it. */
+export function sizeFlag(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const bytes = parseSize(String(value));
+  if (bytes === null)
+    throw new UsageError(`${flag} must be a size such as 512MiB or 4GiB, got "${String(value)}"`);
+  return bytes;
+}
+
 export const JSON_OPTION: Record<string, OptionDef> = {
   json: { type: 'boolean', help: 'print machine-readable JSON instead of text' },
 };

@@ -27,16 +27,23 @@ interface ExecutorContext {
   readonly slots: number | undefined;
   readonly project: Project;
   readonly store: Store;
+  /** `--memory`: the local executors' memory budget (default: the machine's). */
+  readonly memoryBytes: number | undefined;
 }
 
 /** How each executor is built, by the name tasks use in `executor:`. */
 const FACTORIES: Readonly<Record<string, (ctx: ExecutorContext) => Promise<Executor>>> = {
-  local: async ({ slots, project }) =>
+  local: async ({ slots, project, memoryBytes }) =>
     createLocalExecutor({
       journalDir: journalDir(project),
       ...(slots !== undefined ? { slots } : {}),
+      ...(memoryBytes !== undefined ? { memoryBytes } : {}),
     }),
-  sequential: async ({ project }) => createSequentialExecutor({ journalDir: journalDir(project) }),
+  sequential: async ({ project, memoryBytes }) =>
+    createSequentialExecutor({
+      journalDir: journalDir(project),
+      ...(memoryBytes !== undefined ? { memoryBytes } : {}),
+    }),
   kubernetes: makeKubernetesExecutor,
 };
 
@@ -52,6 +59,7 @@ export async function makeExecutor(
   slots: number | undefined,
   project: Project,
   store: Store,
+  memoryBytes?: number,
 ): Promise<Executor> {
   const names = choice.only !== undefined ? [choice.only] : [...new Set(choice.named)].sort();
   if (names.length === 0) names.push('local');
@@ -60,7 +68,10 @@ export async function makeExecutor(
     for (const name of names) {
       const factory = FACTORIES[name];
       if (!factory) throw new Error(`no executor named "${name}" in this build`);
-      executors.set(name, withTimeouts(await factory({ values, slots, project, store })));
+      executors.set(
+        name,
+        withTimeouts(await factory({ values, slots, project, store, memoryBytes })),
+      );
     }
   } catch (e) {
     await Promise.all([...executors.values()].map((x) => x.close()));

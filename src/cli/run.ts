@@ -17,7 +17,15 @@ import {
   UsageError,
 } from '../spec/index.ts';
 import { latestAttempts, type Run, type Store, type TaskRun } from '../store/index.ts';
-import { type CommandDef, DB_OPTION, JSON_OPTION, parseKeyValues, positiveInt } from './args.ts';
+import {
+  type CommandDef,
+  DB_OPTION,
+  JSON_OPTION,
+  MEMORY_OPTION,
+  parseKeyValues,
+  positiveInt,
+  sizeFlag,
+} from './args.ts';
 import { findFlow } from './flow-files.ts';
 import { paintState, table, taskLabel } from './format.ts';
 import { executorsOf, makeExecutor } from './make-executor.ts';
@@ -27,7 +35,7 @@ import { findProject, openProjectStore, type Project } from './project.ts';
 export const runCommand: CommandDef = {
   name: 'run',
   usage:
-    'baton run FLOW|FILE [-p key=value]… [--parallelism N] [--executor local|sequential|kubernetes] | baton run --resume RUN',
+    'baton run FLOW|FILE [-p key=value]… [--parallelism N] [--memory SIZE] [--executor local|sequential|kubernetes] | baton run --resume RUN',
   summary:
     'Runs one flow to completion in this process and records everything in the database.\n' +
     'Ctrl-C cancels the run cleanly: running tasks are killed and recorded as cancelled.\n' +
@@ -60,6 +68,7 @@ export const runCommand: CommandDef = {
       value: 'NS',
       help: "kubernetes: namespace of the pods (default: the kubeconfig context's, else default)",
     },
+    ...MEMORY_OPTION,
     resume: {
       type: 'string',
       value: 'RUN',
@@ -87,6 +96,7 @@ export async function run(values: Record<string, unknown>, positionals: string[]
   const project = findProject(process.cwd(), values.db as string | undefined);
   const json = Boolean(values.json);
   const slots = positiveInt(values.parallelism, '--parallelism');
+  const memoryBytes = sizeFlag(values.memory, '--memory');
   const resumeId = values.resume as string | undefined;
   if (resumeId && positionals.length > 0)
     throw new UsageError('--resume takes a run id and no FLOW');
@@ -120,6 +130,7 @@ export async function run(values: Record<string, unknown>, positionals: string[]
         slots,
         project,
         store,
+        memoryBytes,
       );
       const version = await saveFlow(store, loaded);
       runRow = await createRun(store, {
@@ -167,6 +178,7 @@ export async function run(values: Record<string, unknown>, positionals: string[]
         slots,
         project,
         store,
+        memoryBytes,
       );
       await store.addEvent(found.id, 'resumed', { pid: process.pid }, Date.now());
     }

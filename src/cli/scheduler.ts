@@ -2,14 +2,15 @@ import type { AddressInfo } from 'node:net';
 import { driverId, type Log, type LogLevel, Scheduler } from '../scheduler/index.ts';
 import { parseDuration, UsageError } from '../spec/index.ts';
 import { openStore, type Store } from '../store/index.ts';
-import { type CommandDef, DB_OPTION, positiveInt } from './args.ts';
+import { type CommandDef, DB_OPTION, MEMORY_OPTION, positiveInt, sizeFlag } from './args.ts';
 import { executorsOf, makeExecutor } from './make-executor.ts';
 import { schedulerMetrics, serveMetrics } from './metrics.ts';
 import { findProject, type Project } from './project.ts';
 
 export const schedulerCommand: CommandDef = {
   name: 'scheduler',
-  usage: 'baton scheduler [--db URL] [--slots N] [--lease DURATION] [--metrics-port N]',
+  usage:
+    'baton scheduler [--db URL] [--slots N] [--memory SIZE] [--lease DURATION] [--metrics-port N]',
   summary:
     'The long-running scheduler: drives the runs that `baton trigger` (and schedules) create.\n' +
     'Any number may share one PostgreSQL database: each run is held by one of them through a\n' +
@@ -17,6 +18,7 @@ export const schedulerCommand: CommandDef = {
     'running tasks. SIGTERM or Ctrl-C lets go of every run (tasks keep running) and exits.',
   options: {
     slots: { type: 'string', value: 'N', help: 'most tasks at once (default: number of CPUs)' },
+    ...MEMORY_OPTION,
     executor: {
       type: 'string',
       value: 'NAME',
@@ -104,6 +106,7 @@ export async function startSchedulerFromOptions(
   log: Log,
 ): Promise<RunningScheduler> {
   const slots = positiveInt(values.slots, '--slots');
+  const memoryBytes = sizeFlag(values.memory, '--memory');
   const maxRuns = positiveInt(values['max-runs'], '--max-runs');
   const metricsPort =
     values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
@@ -139,6 +142,7 @@ export async function startSchedulerFromOptions(
     slots,
     project,
     store,
+    memoryBytes,
   );
   const metrics = schedulerMetrics();
   const service = new Scheduler({

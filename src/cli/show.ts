@@ -1,8 +1,10 @@
+import { whyWaiting } from '../server/index.ts';
 import { localDate, localDateTime, NotFoundError } from '../spec/index.ts';
 import type { Run } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, JSON_OPTION } from './args.ts';
 import { paintState, span, table, taskLabel, when } from './format.ts';
 import { findProject, openProjectStore } from './project.ts';
+import { usageText } from './usage-text.ts';
 
 export const showCommand: CommandDef = {
   name: 'show',
@@ -47,14 +49,14 @@ export async function show(
       `Params    ${JSON.stringify(run.params)}`,
       '',
     ];
+    const waiting = whyWaiting(run, version?.spec, taskRuns);
     const rows = taskRuns.map((t) => {
-      const detail =
+      let detail =
         t.state === 'success' ? (t.outputs ? JSON.stringify(t.outputs) : '') : (t.message ?? '');
-      const res = t.resolved as { resources?: { cpu?: number; memoryBytes?: number } } | null;
-      const resources =
-        res?.resources && (res.resources.cpu || res.resources.memoryBytes)
-          ? ` [cpu ${res.resources.cpu ?? '-'}, memory ${res.resources.memoryBytes ?? '-'}]`
-          : '';
+      const why = waiting[t.id];
+      if (why) detail = detail ? `${detail}; ${why}` : why;
+      const usage = usageText(t);
+      const resources = usage ? ` [${usage}]` : '';
       return [
         taskLabel(t.taskId, t.mapIndex),
         String(t.attempt),

@@ -1,12 +1,12 @@
 import { startDashboard } from '../server/index.ts';
 import { UsageError } from '../spec/index.ts';
-import { type CommandDef, DB_OPTION } from './args.ts';
+import { type CommandDef, DB_OPTION, MEMORY_OPTION } from './args.ts';
 import { findProject, projectLogs } from './project.ts';
 import { makeLog, startSchedulerFromOptions, untilStopped } from './scheduler.ts';
 
 export const upCommand: CommandDef = {
   name: 'up',
-  usage: 'baton up [--port N] [--slots N] [--db URL]',
+  usage: 'baton up [--port N] [--slots N] [--memory SIZE] [--db URL]',
   summary:
     'The scheduler and the dashboard in one process, for a laptop or a small server.\n' +
     'They still talk only through the database: either can also run alone (baton scheduler,\n' +
@@ -15,6 +15,7 @@ export const upCommand: CommandDef = {
     port: { type: 'string', value: 'N', help: 'dashboard port (default 8321; 0 picks a free one)' },
     host: { type: 'string', value: 'H', help: 'dashboard address (default 127.0.0.1)' },
     slots: { type: 'string', value: 'N', help: 'most tasks at once (default: number of CPUs)' },
+    ...MEMORY_OPTION,
     lease: {
       type: 'string',
       value: 'DURATION',

@@ -1,5 +1,5 @@
 import type { EventQueue } from './event-queue.ts';
-import type { ExecutorEvent, FinishReason, Handle } from './executor.ts';
+import type { ExecutorEvent, FinishReason, Handle, Usage } from './executor.ts';
 
 /** How an attempt ended, as its `finished` event says. */
 export interface FinishResult {
@@ -7,6 +7,7 @@ export interface FinishResult {
   exitCode: number | null;
   signal?: string;
   message?: string;
+  usage?: Usage;
 }
 
 /**

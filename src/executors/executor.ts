@@ -80,7 +80,21 @@ export type ExecutorEvent =
       readonly reason: FinishReason;
       readonly message?: string;
       readonly at: number;
+      /** What the attempt used, where the executor can measure it (see `Usage`). */
+      readonly usage?: Usage;
     };
+
+/**
+ * What one attempt actually used, as the kernel accounted it. The local executor reads
+ * CPU time from `wait4`'s accounting of the task's reaped process tree and the peak from
+ * the task's memory cgroup when it has one (docs/resources.md says what each includes).
+ */
+export interface Usage {
+  /** Peak memory of the attempt's cgroup (resident memory and page cache), in bytes. */
+  readonly peakMemoryBytes?: number;
+  /** User + system CPU time of the task and every descendant it waited for, in ms. */
+  readonly cpuMs?: number;
+}
 
 /** What `adopt` found for one running task run. */
 export type Adopted =
@@ -108,6 +122,18 @@ export interface AdoptRequest {
   /** When the attempt started (ms since epoch), if recorded: timeouts resume from it. */
   readonly startedAt?: number;
 }
+
+/** What a task asks of an executor: CPUs (slots; default 1) and memory in bytes. */
+export type ResourceRequest = ResolvedTask['resources'];
+
+/**
+ * Whether a request fits the executor: `now` (free capacity covers it), `later` (it fits
+ * once running attempts end; `message` says what it waits for), or `never` (it exceeds
+ * what the executor has at all; `message` names both numbers).
+ */
+export type Fit =
+  | { readonly fits: 'now' }
+  | { readonly fits: 'later' | 'never'; readonly message: string };
 
 export interface Capacity {
   /** How many more tasks the executor would start now. */
@@ -140,6 +166,14 @@ export interface Executor {
    * `executor` (undefined: none). Absent on executors that run everything themselves.
    */
   readonly laneOf?: (executor: string | undefined) => string;
+  /**
+   * Whether an attempt asking for `resources` could start now, counting every attempt
+   * launched and not yet finished. The scheduler hands over only what fits now, holds what
+   * fits later and fails what never fits; the executor still starts attempts in order only
+   * as capacity frees, so two callers asking at once cannot overcommit it. `executor` is
+   * the task's `executor:`, for a routing executor to ask the right one.
+   */
+  fits(resources: ResourceRequest, executor?: string): Fit;
   /** Stops accepting work. Running tasks keep running (a later process may adopt them). */
   close(): Promise<void>;
 }

@@ -7,8 +7,11 @@ export type {
   Executor,
   ExecutorEvent,
   FinishReason,
+  Fit,
   Handle,
   ResolvedTask,
+  ResourceRequest,
+  Usage,
 } from './executor.ts';
 export type { ExecutorState, KubernetesExecutorOptions } from './kubernetes/index.ts';
 export { createLocalExecutor, type LocalExecutorOptions } from './local/local-executor.ts';

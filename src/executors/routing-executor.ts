@@ -10,7 +10,9 @@ import type {
   Capacity,
   Executor,
   ExecutorEvent,
+  Fit,
   ResolvedTask,
+  ResourceRequest,
 } from './executor.ts';
 
 /** Options of {@link createRoutingExecutor}. */
@@ -108,6 +110,11 @@ export function createRoutingExecutor(options: RoutingExecutorOptions): Executor
       return requests.map((r) => results.get(r.taskRunId) as Adopted);
     },
     events: () => events,
+    fits(resources: ResourceRequest, executor?: string): Fit {
+      const name = laneOf(executor);
+      const inner = executors.get(name);
+      return inner ? inner.fits(resources) : { fits: 'never', message: unknown(name) };
+    },
     capacity(): Capacity {
       const lanes: Record<string, Capacity> = {};
       let freeSlots = 0;

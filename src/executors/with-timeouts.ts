@@ -9,7 +9,9 @@ import type {
   Capacity,
   Executor,
   ExecutorEvent,
+  Fit,
   ResolvedTask,
+  ResourceRequest,
 } from './executor.ts';
 
 /**
@@ -68,6 +70,7 @@ export function withTimeouts(inner: Executor): Executor {
       };
     },
     capacity: (): Capacity => inner.capacity(),
+    fits: (resources: ResourceRequest, executor?: string): Fit => inner.fits(resources, executor),
     async close(): Promise<void> {
       for (const timer of timers.values()) clearTimeout(timer);
       timers.clear();

@@ -1,5 +1,12 @@
 import { mkdirSync } from 'node:fs';
-import type { ExecutorEvent, FinishReason, ResolvedTask } from '../executors/index.ts';
+import type {
+  ExecutorEvent,
+  FinishReason,
+  Fit,
+  ResolvedTask,
+  ResourceRequest,
+  Usage,
+} from '../executors/index.ts';
 import { BatonError, type ExprContext, type FlowSpec, type TaskSpec } from '../spec/index.ts';
 import {
   attemptFiles,
@@ -13,11 +20,13 @@ import {
   type TaskRunPatch,
   type TaskRunWrite,
   type TaskState,
+  type WaitReason,
 } from '../store/index.ts';
 import { readTaskOutput } from './output-file.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { evaluateIf, evaluateMap, type RunFacts, resolveTask, runContext } from './resolve-task.ts';
 import { decide, type TriggerDecision } from './trigger-rules.ts';
+import { maxParallelWait, resourcesWait, retryWait, slotWait } from './wait-reasons.ts';
 
 /** States after which a task (or map item) never changes again; `up_for_retry` is not one. */
 const FINAL: ReadonlySet<TaskState> = new Set([
@@ -27,6 +36,12 @@ const FINAL: ReadonlySet<TaskState> = new Set([
   'upstream_failed',
   'cancelled',
 ]);
+
+// How often held units look again at the executor's capacity (see `#recheckHeldSoon`).
+const heldRecheckMs = 250;
+
+/** CPUs and memory picked in one tick and not yet launched, per executor lane. */
+type Picked = Map<string, { cpu: number; memoryBytes: number }>;
 
 /** One thing an executor runs: an unmapped task, or one item of a mapped task. */
 interface Unit {
@@ -43,6 +58,8 @@ interface Unit {
   retryTimer?: NodeJS.Timeout | undefined;
   /** When the executor reported the attempt's process started (its clock, ms). */
   ranFrom?: number;
+  /** The wait reason last recorded on its row (its message), so it is written only on change. */
+  waitingFor?: string | null;
 }
 
 /** A task of the flow, with the counters that make readiness O(edges). */
@@ -91,6 +108,8 @@ export interface RunControllerOptions {
   readonly launcher: {
     launch(task: ResolvedTask): Promise<void>;
     cancel(taskRunId: number, reason: 'timeout' | 'cancelled'): Promise<void>;
+    /** Whether a task's resource request fits its executor now, later or never. */
+    fits(resources: ResourceRequest, executor?: string): Fit;
   };
   /** Most attempts running at once for this run (the executor's slots enforce it too). */
   readonly parallelism: number;
@@ -141,6 +160,13 @@ export class RunController {
   readonly #byId = new Map<string, TaskNode>();
   readonly #units = new Map<number, Unit>();
   readonly #ready = new ReadyQueue<Unit>();
+  /**
+   * Resolved attempts whose resource request does not fit the executor yet, in the order
+   * they became ready: they launch first as capacity frees, and while one waits nothing
+   * behind it launches, so a large request is not starved by small ones.
+   */
+  #held: [Unit, ResolvedTask][] = [];
+  #heldTimer: NodeJS.Timeout | undefined;
   readonly #tasksCtx: Record<string, { outputs: unknown }> = {};
   readonly #assetsCtx: Record<string, Record<string, unknown>> = {};
   #base: ExprContext;
@@ -323,7 +349,7 @@ export class RunController {
           ? this.#avgAttemptMs * 0.9 + took * 0.1
           : took;
       }
-      this.#finishUnit(unit, ev.exitCode, ev.reason, ev.message ?? null, ev.signal);
+      this.#finishUnit(unit, ev.exitCode, ev.reason, ev.message ?? null, ev.signal, ev.usage);
     }
     this.#kick();
     return true;
@@ -361,6 +387,7 @@ export class RunController {
     this.#cancelling = true;
     void this.#opts.store.addEvent(this.run.id, 'cancel_requested', null, this.#now());
     for (const unit of this.#ready.drain()) this.#moveUnit(unit, 'queued', 'cancelled', {});
+    for (const [unit] of this.#held.splice(0)) this.#moveUnit(unit, 'queued', 'cancelled', {});
     for (const node of this.#nodes) {
       for (const unit of node.parked.splice(0)) this.#moveUnit(unit, 'queued', 'cancelled', {});
       for (const unit of node.lane?.parked.splice(0) ?? [])
@@ -391,6 +418,7 @@ export class RunController {
       state: row.state,
       outputs: row.outputs as Record<string, unknown> | null,
       retryAt: row.retryAt,
+      waitingFor: row.waitReason?.message ?? null,
     };
     this.#units.set(row.id, unit);
     return unit;
@@ -453,7 +481,12 @@ export class RunController {
     }
     if (node.spec.map === undefined) {
       const unit = node.unit as Unit;
-      this.#moveUnit(unit, 'pending', 'queued', { queuedAt: this.#now() });
+      const at = this.#now();
+      // Recorded with the move, so it costs no write of its own; the move to running
+      // (often in the same batch) clears it.
+      const waitReason = slotWait(at);
+      unit.waitingFor = waitReason.message;
+      this.#moveUnit(unit, 'pending', 'queued', { queuedAt: at, waitReason });
       node.state = 'queued';
       this.#ready.push(unit);
       return;
@@ -572,6 +605,7 @@ export class RunController {
     reason: FinishReason,
     message: string | null,
     signal: string | undefined,
+    usage?: Usage,
   ): void {
     this.#inFlight--;
     unit.node.running--;
@@ -624,6 +658,8 @@ export class RunController {
               : reason);
     }
     patch.reason = failure;
+    if (usage?.peakMemoryBytes !== undefined) patch.peakMemoryBytes = usage.peakMemoryBytes;
+    if (usage?.cpuMs !== undefined) patch.cpuMs = usage.cpuMs;
     if (state === 'failed' && unit.attempt <= unit.node.spec.retries) {
       const spec = unit.node.spec;
       const delay = Math.min(
@@ -632,6 +668,7 @@ export class RunController {
       );
       const retryAt = this.#now() + delay;
       patch.retryAt = retryAt;
+      patch.waitReason = retryWait(unit.attempt + 1, retryAt, this.#now());
       this.#moveUnit(unit, 'running', 'up_for_retry', patch);
       this.#armRetry(unit, retryAt);
     } else {
@@ -663,6 +700,7 @@ export class RunController {
           unit.rowId = id;
           unit.attempt = attempt;
           unit.state = 'queued';
+          unit.waitingFor = null;
           this.#units.set(id, unit);
           this.#progress(unit.node.spec.id, unit.mapIndex, attempt, 'queued');
           if (this.#cancelling) this.#moveUnit(unit, 'queued', 'cancelled', {});
@@ -729,11 +767,14 @@ export class RunController {
   /** Takes ready units while slots are free; returns them with their resolved task. */
   #pickLaunches(): [Unit, ResolvedTask][] {
     const out: [Unit, ResolvedTask][] = [];
+    const picked: Picked = new Map();
+    if (!this.#pickHeld(out, picked)) return out;
     while (this.#inFlight < this.#limit && this.#ready.size > 0 && !this.#cancelling) {
       const unit = this.#ready.pop() as Unit;
       const node = unit.node;
       if (node.spec.maxParallel !== undefined && node.running >= node.spec.maxParallel) {
         node.parked.push(unit);
+        this.#recordWait(unit, maxParallelWait(node.spec.id, node.spec.maxParallel, this.#now()));
         continue;
       }
       const lane = node.lane;
@@ -764,16 +805,118 @@ export class RunController {
         });
         continue;
       }
-      this.#inFlight++;
-      node.running++;
-      if (lane) lane.inFlight++;
-      this.#moveUnit(unit, 'queued', 'running', {
-        startedAt: this.#now(),
-        resolved: { ...task, item: unit.item },
-      });
-      out.push([unit, task]);
+      const fit = this.#fit(task, picked);
+      if (fit.fits === 'never') {
+        this.#moveUnit(unit, 'queued', 'failed', { reason: 'unschedulable', message: fit.message });
+        continue;
+      }
+      if (fit.fits === 'later') {
+        this.#held.push([unit, task]);
+        this.#recordWait(unit, resourcesWait(fit.message, this.#now()));
+        this.#recheckHeldSoon();
+        break;
+      }
+      this.#markRunning(unit, task, out);
     }
     return out;
+  }
+
+  /** Moves a resolved unit to running (launched once the move commits). */
+  #markRunning(unit: Unit, task: ResolvedTask, out: [Unit, ResolvedTask][]): void {
+    this.#inFlight++;
+    unit.node.running++;
+    if (unit.node.lane) unit.node.lane.inFlight++;
+    const patch: { -readonly [K in keyof TaskRunPatch]: TaskRunPatch[K] } = {
+      startedAt: this.#now(),
+      resolved: { ...task, item: unit.item },
+    };
+    if (unit.waitingFor) patch.waitReason = null;
+    unit.waitingFor = null;
+    this.#moveUnit(unit, 'queued', 'running', patch);
+    out.push([unit, task]);
+  }
+
+  /**
+   * Launches held units, in order, while they fit; false while one still waits (nothing
+   * behind it may start).
+   */
+  #pickHeld(out: [Unit, ResolvedTask][], picked: Picked): boolean {
+    while (this.#held.length > 0 && !this.#cancelling) {
+      const [unit, task] = this.#held[0] as [Unit, ResolvedTask];
+      const fit = this.#fit(task, picked);
+      if (fit.fits !== 'now') {
+        this.#recordWait(unit, resourcesWait(fit.message, this.#now()));
+        this.#recheckHeldSoon();
+        return false;
+      }
+      this.#held.shift();
+      this.#markRunning(unit, task, out);
+    }
+    return true;
+  }
+
+  /**
+   * Asks the executor whether a request fits, counting what this tick already picked (not
+   * yet launched, so the executor does not know it). Tasks without a resource request
+   * are governed by the slot count alone and are not asked about: the hot path stays as
+   * it was.
+   */
+  #fit(task: ResolvedTask, picked: Picked): Fit {
+    const { resources, executor } = task;
+    // Each executor of a routing one has its own budget: count picks per lane.
+    const lane = this.#opts.lanes?.of(executor) ?? '';
+    const mine = picked.get(lane) ?? { cpu: 0, memoryBytes: 0 };
+    picked.set(lane, mine);
+    if (resources.cpu === undefined && resources.memoryBytes === undefined) {
+      mine.cpu += 1;
+      return { fits: 'now' };
+    }
+    const launcher = this.#opts.launcher;
+    const own = launcher.fits(resources, executor);
+    if (own.fits !== 'now') return own;
+    const cpu = resources.cpu ?? 1;
+    const memoryBytes = resources.memoryBytes ?? 0;
+    if (mine.cpu > 0 || mine.memoryBytes > 0) {
+      const together = launcher.fits(
+        { cpu: cpu + mine.cpu, memoryBytes: memoryBytes + mine.memoryBytes },
+        executor,
+      );
+      if (together.fits !== 'now')
+        return {
+          fits: 'later',
+          message:
+            together.fits === 'later'
+              ? together.message
+              : 'waiting for CPU or memory: the tasks this run just started hold it',
+        };
+    }
+    mine.cpu += cpu;
+    mine.memoryBytes += memoryBytes;
+    return { fits: 'now' };
+  }
+
+  /**
+   * Capacity may also free when another run's attempt ends, which this controller hears
+   * nothing about: while a unit is held, look again every so often.
+   */
+  #recheckHeldSoon(): void {
+    if (this.#heldTimer) return;
+    this.#heldTimer = setTimeout(() => {
+      this.#heldTimer = undefined;
+      this.#kick();
+    }, heldRecheckMs);
+  }
+
+  /** Records why a queued unit waits, when that changed since the last record. */
+  #recordWait(unit: Unit, reason: WaitReason): void {
+    if (unit.waitingFor === reason.message || unit.rowId === 0) return;
+    unit.waitingFor = reason.message;
+    this.#write({
+      kind: 'patch',
+      id: unit.rowId,
+      state: unit.state,
+      patch: { waitReason: reason },
+    });
   }
 
   /**
@@ -813,7 +956,11 @@ export class RunController {
 
   #canLaunch(): boolean {
     return (
-      this.#ready.size > 0 && this.#inFlight < this.#limit && !this.#cancelling && !this.#finished
+      this.#ready.size > 0 &&
+      this.#held.length === 0 &&
+      this.#inFlight < this.#limit &&
+      !this.#cancelling &&
+      !this.#finished
     );
   }
 
@@ -916,6 +1063,7 @@ export class RunController {
     this.#failure = e;
     this.#finished = true;
     for (const unit of this.#units.values()) clearTimeout(unit.retryTimer);
+    clearTimeout(this.#heldTimer);
     this.#rejectDone(e);
   }
 

@@ -10,3 +10,4 @@ export {
   DEFAULT_PORT,
   startDashboard,
 } from './start-dashboard.ts';
+export { whyWaiting } from './why-waiting.ts';

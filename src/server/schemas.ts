@@ -30,6 +30,15 @@ export const Run = z
   })
   .meta({ id: 'Run' });
 
+export const WaitReason = z
+  .object({
+    kind: z.enum(['slot', 'resources', 'max_parallel', 'retry']),
+    message: z.string(),
+    since: ms,
+    until: ms.optional(),
+  })
+  .meta({ id: 'WaitReason' });
+
 export const TaskRun = z
   .object({
     id: z.number().int(),
@@ -48,6 +57,17 @@ export const TaskRun = z
     queuedAt: msOrNull,
     startedAt: msOrNull,
     endedAt: msOrNull,
+    peakMemoryBytes: z
+      .number()
+      .int()
+      .nullable()
+      .describe('peak memory the attempt used (bytes), where its executor measured it'),
+    cpuMs: z
+      .number()
+      .int()
+      .nullable()
+      .describe('CPU time of the attempt’s process tree (user + system, ms)'),
+    waitReason: WaitReason.nullable().describe('why the scheduler holds it, while it waits'),
   })
   .meta({ id: 'TaskRun' });
 

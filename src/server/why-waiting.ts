@@ -1,8 +1,9 @@
 /**
- * "Why is this task not running?", answered from the rows alone for every task run that
- * waits. The scheduler will record its own reasons (pool full, memory budget,
- * max_active_runs, paused flow); until then the dashboard says what the database shows:
- * which upstreams are unfinished, when a retry is due, that a queued attempt waits for a slot.
+ * "Why is this task not running?" for every task run that waits. The reason the scheduler
+ * recorded on the row comes first (no free slot, the CPU or memory budget, max_parallel,
+ * a retry delay: see `WaitReason`); rows without one (pending rows, which wait for their
+ * upstreams, and rows a scheduler without reasons wrote) get what the rows show: which
+ * upstreams are unfinished, when a retry is due, that a queued attempt waits for a slot.
  */
 import type { FlowSpec } from '../spec/index.ts';
 import { latestAttempts, type Run, type TaskRun } from '../store/index.ts';
@@ -21,7 +22,9 @@ export function whyWaiting(
   const parent = new Map(latest.filter((t) => t.mapIndex < 0).map((t) => [t.taskId, t]));
   const needs = new Map((spec?.tasks ?? []).map((t) => [t.id, t.needs]));
   for (const t of latest) {
-    if (t.state === 'pending') {
+    if (t.waitReason !== null && (t.state === 'queued' || t.state === 'up_for_retry')) {
+      out[t.id] = t.waitReason.message;
+    } else if (t.state === 'pending') {
       const open = (needs.get(t.taskId) ?? []).filter(
         (u) => !FINAL.has(parent.get(u)?.state ?? 'pending'),
       );

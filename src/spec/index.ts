@@ -14,6 +14,7 @@ export {
   type TaskFile,
   TRIGGER_RULES,
 } from './schema.ts';
+export { formatBytes, parseSize } from './sizes.ts';
 export { didYouMean } from './suggest.ts';
 export { findTemplates } from './template.ts';
 export type { LineCol } from './yaml-locator.ts';

@@ -107,6 +107,9 @@ export const TABLES: readonly TableDef[] = [
       'queued_at',
       'started_at',
       'ended_at',
+      'peak_memory_bytes',
+      'cpu_ms',
+      'wait_reason',
     ],
   },
   {

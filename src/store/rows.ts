@@ -22,6 +22,7 @@ import type {
   TaskRunPatch,
   TaskState,
   TriggerKind,
+  WaitReason,
 } from './types.ts';
 
 /** A row as a driver returns it (bigint columns already converted to numbers). */
@@ -142,6 +143,9 @@ export function toTaskRun(r: Row): TaskRun {
     queuedAt: intOrNull(r.queued_at),
     startedAt: intOrNull(r.started_at),
     endedAt: intOrNull(r.ended_at),
+    peakMemoryBytes: intOrNull(r.peak_memory_bytes),
+    cpuMs: intOrNull(r.cpu_ms),
+    waitReason: jsonOrNull(r.wait_reason) as WaitReason | null,
   };
 }
 
@@ -199,6 +203,9 @@ const PATCH_COLUMNS: ReadonlyArray<readonly [keyof TaskRunPatch, string, boolean
   ['queuedAt', 'queued_at', false],
   ['startedAt', 'started_at', false],
   ['endedAt', 'ended_at', false],
+  ['peakMemoryBytes', 'peak_memory_bytes', false],
+  ['cpuMs', 'cpu_ms', false],
+  ['waitReason', 'wait_reason', true],
 ];
 
 /**

@@ -268,6 +268,33 @@ export interface TaskRun {
   readonly queuedAt: number | null;
   readonly startedAt: number | null;
   readonly endedAt: number | null;
+  /** Peak memory the attempt used, in bytes, where its executor measured it. */
+  readonly peakMemoryBytes: number | null;
+  /** CPU time the attempt used (user + system, its whole process tree), in ms. */
+  readonly cpuMs: number | null;
+  /**
+   * Why the scheduler holds this task run while it waits; cleared when it starts running
+   * (an attempt left `up_for_retry` keeps its retry reason as history).
+   */
+  readonly waitReason: WaitReason | null;
+}
+
+/** What a waiting task run waits for, as the scheduler recorded it. */
+export type WaitKind = 'slot' | 'resources' | 'max_parallel' | 'retry';
+
+/**
+ * Why the scheduler holds a task run: no free executor slot, its CPU or memory request
+ * does not fit yet (`message` has the numbers), its task's `max_parallel` is reached, or a
+ * retry delay runs `until` a time. Recorded only when it changes, with the writes the
+ * scheduler makes anyway.
+ */
+export interface WaitReason {
+  readonly kind: WaitKind;
+  readonly message: string;
+  /** When it started waiting for this (ms). */
+  readonly since: number;
+  /** For a retry: when the next attempt is due (ms). */
+  readonly until?: number;
 }
 
 export interface NewTaskRun {
@@ -292,6 +319,9 @@ export interface TaskRunPatch {
   readonly queuedAt?: number | null;
   readonly startedAt?: number | null;
   readonly endedAt?: number | null;
+  readonly peakMemoryBytes?: number | null;
+  readonly cpuMs?: number | null;
+  readonly waitReason?: WaitReason | null;
 }
 
 /** One write in a batch; all writes of a batch commit together or not at all. */

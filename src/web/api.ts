@@ -108,6 +108,11 @@ export interface TaskRun {
   queuedAt: number | null;
   startedAt: number | null;
   endedAt: number | null;
+  /** The task as resolved when it launched (resources included). */
+  resolved: { resources?: { cpu?: number; memoryBytes?: number } } | null;
+  peakMemoryBytes: number | null;
+  cpuMs: number | null;
+  waitReason: { kind: string; message: string; since: number; until?: number } | null;
 }
 
 export interface ParamSpec {

@@ -2,7 +2,7 @@
 
 import { actionButton, notice } from './actions.ts';
 import { get, type Run, type TaskRun } from './api.ts';
-import { badge, duration, h, link, replace, taskLabel, when } from './dom.ts';
+import { badge, bytes, duration, h, link, replace, taskLabel, when } from './dom.ts';
 import { gantt } from './gantt.ts';
 import { drawGraph, type GraphTask, MAX_GRAPH_TASKS } from './graph-view.ts';
 import type { RouteArgs, View } from './view.ts';
@@ -17,6 +17,22 @@ interface RunDetail {
 
 const ENDED = new Set(['success', 'failed', 'cancelled']);
 const RETRYABLE = new Set(['failed', 'upstream_failed', 'cancelled']);
+
+/** Requested beside used: `memory 512 MiB requested, 131 MiB peak; cpu 1 requested, 0.42 s CPU`. */
+function usage(t: TaskRun): string {
+  const asked = t.resolved?.resources;
+  const memory = [
+    asked?.memoryBytes ? `${bytes(asked.memoryBytes)} requested` : '',
+    t.peakMemoryBytes !== null ? `${bytes(t.peakMemoryBytes)} peak` : '',
+  ].filter(Boolean);
+  const cpu = [
+    asked?.cpu ? `cpu ${asked.cpu} requested` : '',
+    t.cpuMs !== null ? `${(t.cpuMs / 1000).toFixed(2)} s CPU` : '',
+  ].filter(Boolean);
+  return [memory.length > 0 ? `memory ${memory.join(', ')}` : '', cpu.join(', ')]
+    .filter(Boolean)
+    .join('; ');
+}
 
 function latest(taskRuns: readonly TaskRun[]): Map<string, TaskRun> {
   const out = new Map<string, TaskRun>();
@@ -80,6 +96,7 @@ export async function runView(args: RouteArgs): Promise<View> {
           { class: 'message', title: d.waiting[t.id] ?? null },
           d.waiting[t.id] ? h('span', { class: 'why' }, d.waiting[t.id]) : null,
           t.state === 'success' && t.outputs ? JSON.stringify(t.outputs) : (t.message ?? ''),
+          usage(t) ? h('span', { class: 'usage' }, usage(t)) : null,
         ),
         h(
           'td',

@@ -26,6 +26,7 @@ import type {
   Capacity,
   Executor,
   ExecutorEvent,
+  Fit,
   Handle,
   ResolvedTask,
 } from '../executor.ts';
@@ -216,6 +217,11 @@ class KubernetesExecutor implements Executor {
       freeSlots: Math.max(0, this.#maxPods - (this.#live.get(this.#namespace) ?? 0) - queued),
       totalSlots: this.#maxPods,
     };
+  }
+
+  /** Always fits: the cluster's scheduler places pods (an unplaceable one is `unschedulable`). */
+  fits(): Fit {
+    return { fits: 'now' };
   }
 
   async close(): Promise<void> {

@@ -23,8 +23,9 @@
 #      overtake it by microseconds; nothing reads the journal while Node and the launcher
 #      both live); `F <token> <status>` once the task's group is killed; `E <token> cd|log`
 #      when the task could not start.
-# Out: `S <id> <launcherPid> <taskPid>` once forked, `F <id> <status>` after the F line,
-#      `E <id> cd|log` after the E line.
+# Out: `S <id> <launcherPid> <taskPid>` once forked; after the F line, bash's `times`
+#      (two lines `<user> <sys>` as `0m0.004s`: the launcher's, then its children's), then
+#      `F <id> <status>`; `E <id> cd|log` after the E line.
 
 # Job control: the task gets a process group of its own (the launcher keeps the one Node
 # gave it), so the whole task tree can be signalled without touching the launcher.
@@ -67,6 +68,9 @@ while read -r -N 8 n && [[ $n =~ ^[0-9a-f]{8}$ ]] && read -r -N "$((16#$n))" rec
   wait "$t"
   s=$?
   printf 'F %s %s\n' "$k" "$s" >&3
+  # The CPU time of everything the launcher has reaped (its second line: children's user
+  # and system time, from wait4's accounting); Node subtracts the previous report's.
+  times
   # A finished task leaves nothing behind: Node kills what is left of its process group
   # when it reads this line. Only when Node is gone (the report fails) does the launcher
   # do it: bash's kill of an empty group costs ~0.3 ms (it formats a localised error),

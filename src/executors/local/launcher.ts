@@ -9,13 +9,15 @@
  *   O_APPEND and forks the task as its own process group; the task's subshell journals `S`
  *   and `eval`s the snippet (`export …; exec …`).
  * - launcher → Node, one line each: `S <id> <launcherPid> <taskPid>` after the fork;
- *   `F <id> <status>` after the task's group is killed and the F line journaled;
+ *   bash's `times` (its own and its children's CPU time, cumulative) and then
+ *   `F <id> <status>` once the task was reaped and the F line journaled;
  *   `E <id> cd|log` when the workdir or the log could not be opened (E line journaled).
  * - EOF on stdin: the launcher finishes the task in hand, then exits.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { LauncherCgroup } from './task-cgroups.ts';
 
 /** Where the bash side of the protocol lives. */
 export const launcherScript = fileURLToPath(new URL('./launcher.sh', import.meta.url));
@@ -23,7 +25,8 @@ export const launcherScript = fileURLToPath(new URL('./launcher.sh', import.meta
 /** What a launcher reports; `exited` comes once, when the process is gone. */
 export interface LauncherReports {
   started(taskRunId: number, launcherPid: number, taskPid: number): void;
-  finished(taskRunId: number, status: number): void;
+  /** `cpuMs`: CPU time of the task's reaped process tree, if the launcher reported it. */
+  finished(taskRunId: number, status: number, cpuMs: number | undefined): void;
   launchFailed(taskRunId: number, what: 'cd' | 'log'): void;
   exited(launcher: Launcher): void;
 }
@@ -39,8 +42,13 @@ export class Launcher {
   readonly #reports: LauncherReports;
   #pending = '';
   #exited = false;
+  /** Children's CPU time (ms) in the launcher's last `times` report, and the one before. */
+  #childrenCpuMs: number | undefined;
+  #childrenCpuMsBefore = 0;
   /** The task run it was last handed; null when idle. Owned by the executor. */
   busyWith: number | null = null;
+  /** Its memory cgroup, when the executor could make one (see task-cgroups.ts). */
+  cgroup: LauncherCgroup | null = null;
 
   /** Its journal, `<journalDir>/<pid>.<id>.journal` ('' if bash could not be started). */
   readonly journalPath: string;
@@ -108,8 +116,21 @@ export class Launcher {
     const [kind, id, a, b] = line.split(' ');
     const taskRunId = Number(id);
     if (kind === 'S') this.#reports.started(taskRunId, Number(a), Number(b));
-    else if (kind === 'F') this.#reports.finished(taskRunId, Number(a));
-    else if (kind === 'E') this.#reports.launchFailed(taskRunId, a === 'cd' ? 'cd' : 'log');
+    else if (kind === 'F') {
+      // The launcher's children are only ever its tasks, one at a time: the growth of
+      // their total since the last report is this task's (and its descendants').
+      const total = this.#childrenCpuMs;
+      this.#childrenCpuMs = undefined;
+      const cpuMs = total === undefined ? undefined : total - this.#childrenCpuMsBefore;
+      if (total !== undefined) this.#childrenCpuMsBefore = total;
+      this.#reports.finished(taskRunId, Number(a), cpuMs);
+    } else if (kind?.endsWith('s') && b === undefined) {
+      // A `times` line (`0m0.004s 0m0.001s`); the children's comes second, so the last
+      // one before the F line is theirs.
+      const user = timesMs(kind);
+      const system = timesMs(id ?? '');
+      if (user !== null && system !== null) this.#childrenCpuMs = user + system;
+    } else if (kind === 'E') this.#reports.launchFailed(taskRunId, a === 'cd' ? 'cd' : 'log');
   }
 
   #onExit(): void {
@@ -117,4 +138,11 @@ export class Launcher {
     this.#exited = true;
     this.#reports.exited(this);
   }
+}
+
+/** bash's `times` format, `<minutes>m<seconds>.<millis>s`, in ms; null if not one. */
+export function timesMs(text: string): number | null {
+  const match = /^(\d+)m(\d+)\.(\d{3})s$/.exec(text);
+  if (!match) return null;
+  return (Number(match[1]) * 60 + Number(match[2])) * 1000 + Number(match[3]);
 }

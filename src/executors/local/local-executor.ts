@@ -7,7 +7,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync, unlinkSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
+import { formatBytes } from '../../spec/index.ts';
 import { EndedAttempts, type FinishResult } from '../ended-attempts.ts';
 import { EventQueue } from '../event-queue.ts';
 import type {
@@ -17,13 +18,18 @@ import type {
   Executor,
   ExecutorEvent,
   FinishReason,
+  Fit,
   Handle,
   ResolvedTask,
+  ResourceRequest,
+  Usage,
 } from '../executor.ts';
 import { type JournalEnd, type JournalEntry, JournalIndex } from './journal.ts';
 import { attemptKey, launchRecord } from './launch-record.ts';
 import { Launcher, type LauncherReports } from './launcher.ts';
 import { defaultLogCapBytes, enforceLogCap } from './log-cap.ts';
+import { type Reservation, ResourceBudget, reservationOf } from './resource-budget.ts';
+import { TaskCgroups } from './task-cgroups.ts';
 import { decodeStatus, isOurProcess, processExists } from './task-process.ts';
 
 /** Options of `createLocalExecutor`. */
@@ -34,8 +40,22 @@ export interface LocalExecutorOptions {
    * run of the project must use the same directory.
    */
   readonly journalDir: string;
-  /** Tasks at once. Default: `os.availableParallelism()`. */
+  /**
+   * CPU slots: a task takes as many as its `resources.cpu` asks (default 1), so this is
+   * also how many default tasks run at once. Default: `os.availableParallelism()`.
+   */
   readonly slots?: number;
+  /**
+   * Memory budget in bytes: tasks start only while the memory they request (`resources.memory`)
+   * adds up to at most this. Default: `os.totalmem()`.
+   */
+  readonly memoryBytes?: number;
+  /**
+   * Run each launcher's tasks in a memory cgroup when the kernel allows (peak memory,
+   * OOM kills, the memory request enforced as a limit). Default true; without a usable
+   * cgroup the executor runs the same, without those three.
+   */
+  readonly cgroups?: boolean;
   /** SIGTERM → SIGKILL delay on cancel. Default 10,000 ms. */
   readonly killGraceMs?: number;
   /** Log size cap per attempt. Default 64 MiB. */
@@ -65,6 +85,10 @@ interface Attempt {
   missingSince: number | null;
   /** Its launcher died while running it: the journal goes once the end is reported. */
   retireJournal: boolean;
+  /** What it holds of the budget while it holds a slot (see `#live`). */
+  readonly reservation: Reservation;
+  /** Whether its launcher's cgroup could be limited to its memory request. */
+  limited: boolean;
 }
 
 // Watched attempts (adopted, or orphaned by a dead launcher) are polled: no parent of ours
@@ -78,6 +102,8 @@ const logCheckEvery = 2;
 const endLineGraceMs = 1000;
 // Adoption waits this long for a live launcher to journal the end of a task already gone.
 const adoptGraceMs = 500;
+// How long `close` waits for idle launchers to exit so that their cgroups can be removed.
+const cgroupExitWaitMs = 300;
 
 /**
  * Creates the local executor: `slots` tasks at once as process groups of their own,
@@ -96,6 +122,11 @@ export function createLocalExecutor(options: LocalExecutorOptions): Executor {
 class LocalExecutor implements Executor, LauncherReports {
   readonly name: string;
   readonly #slots: number;
+  /** What attempts holding a slot hold: the executor starts only what fits beside them. */
+  readonly #budget: ResourceBudget;
+  /** What every attempt not yet ended holds or will: `fits` answers from it. */
+  readonly #committed: ResourceBudget;
+  readonly #cgroups: TaskCgroups | null;
   readonly #killGraceMs: number;
   readonly #logCapBytes: number;
   readonly #env: NodeJS.ProcessEnv;
@@ -127,6 +158,10 @@ class LocalExecutor implements Executor, LauncherReports {
   constructor(options: LocalExecutorOptions) {
     this.name = options.name ?? 'local';
     this.#slots = Math.max(1, options.slots ?? availableParallelism());
+    const memoryBytes = options.memoryBytes ?? totalmem();
+    this.#budget = new ResourceBudget(this.#slots, memoryBytes);
+    this.#committed = new ResourceBudget(this.#slots, memoryBytes);
+    this.#cgroups = options.cgroups === false ? null : TaskCgroups.open();
     this.#killGraceMs = options.killGraceMs ?? 10_000;
     this.#logCapBytes = options.logCapBytes ?? defaultLogCapBytes;
     const env = { ...(options.baseEnv ?? process.env) };
@@ -150,13 +185,18 @@ class LocalExecutor implements Executor, LauncherReports {
     const key = attemptKey(task);
     const known = this.#journals.byKey(key);
     const attempt = newAttempt(task, known?.token ?? `${key}.${this.#unique()}`);
-    this.#attempts.set(taskRunId, attempt);
+    this.#track(attempt);
     // Intent before action: a journal line means a process (maybe an earlier one) already
     // launched this attempt. Report that attempt instead of running it twice.
     if (known) {
       this.#watch(attempt, known);
       if (attempt.taskPid) this.#reportStarted(attempt);
       this.#poll(attempt, Date.now());
+      return;
+    }
+    const fit = this.#budget.fits(attempt.reservation);
+    if (fit.fits === 'never') {
+      this.#finish(attempt, { reason: 'unschedulable', exitCode: null, message: fit.message });
       return;
     }
     this.#queue.push(taskRunId);
@@ -190,6 +230,10 @@ class LocalExecutor implements Executor, LauncherReports {
     return this.#events;
   }
 
+  fits(resources: ResourceRequest): Fit {
+    return this.#committed.fits(reservationOf(resources));
+  }
+
   capacity(): Capacity {
     return {
       freeSlots: Math.max(
@@ -208,6 +252,7 @@ class LocalExecutor implements Executor, LauncherReports {
     const spent = [...this.#retired];
     for (const launcher of this.#launchers) {
       if (launcher.busyWith === null && launcher.journalPath) spent.push(launcher.journalPath);
+      launcher.cgroup?.close();
       launcher.detach();
     }
     spent.push(...this.#journals.takeSpent((pid) => !processExists(pid)));
@@ -227,6 +272,7 @@ class LocalExecutor implements Executor, LauncherReports {
     this.#live.clear();
     this.#stopTimer();
     this.#events.close();
+    await this.#cleanUpCgroups();
   }
 
   // ---- launcher reports ----
@@ -241,14 +287,18 @@ class LocalExecutor implements Executor, LauncherReports {
     if (attempt.cancelReason) this.#terminate(attempt);
   }
 
-  finished(taskRunId: number, status: number): void {
+  finished(taskRunId: number, status: number, cpuMs: number | undefined): void {
     const attempt = this.#attempts.get(taskRunId);
     // A finished task leaves nothing behind: its background children die with it, before
     // anyone hears it is over. (The group's leader was just reaped by the launcher; its
     // pid cannot have been reused in the microseconds since.)
     if (attempt?.taskPid) killGroup(attempt.taskPid);
-    this.#release(attempt?.launcher ?? null);
-    if (attempt) this.#finishWithEnd(attempt, status);
+    if (attempt) {
+      const usage = this.#usage(attempt, cpuMs);
+      const oom = status !== 0 && attempt.launcher?.cgroup?.oomKilledSinceLast() === true;
+      this.#release(attempt.launcher);
+      this.#finishWithEnd(attempt, status, usage, oom);
+    }
     this.#pump();
   }
 
@@ -294,14 +344,19 @@ class LocalExecutor implements Executor, LauncherReports {
   }
 
   #pump(): void {
-    while (!this.#closed && this.#live.size < this.#slots && this.#queueHead < this.#queue.length) {
-      const taskRunId = this.#queue[this.#queueHead++] as number;
+    while (!this.#closed && this.#queueHead < this.#queue.length) {
+      const attempt = this.#attempts.get(this.#queue[this.#queueHead] as number);
+      // In order: the first attempt that does not fit waits, and so does everything behind
+      // it, so a large request is never starved by a stream of small ones.
+      if (attempt?.state === 'queued' && this.#budget.fits(attempt.reservation).fits !== 'now')
+        break;
+      this.#queueHead++;
       if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#queueHead);
         this.#queueHead = 0;
       }
-      const attempt = this.#attempts.get(taskRunId);
       if (attempt?.state !== 'queued') continue;
+      const taskRunId = attempt.task.taskRunId;
       let record: string;
       try {
         record = launchRecord(attempt.task, attempt.token, this.#bashEnv);
@@ -318,14 +373,20 @@ class LocalExecutor implements Executor, LauncherReports {
       attempt.launcher = launcher;
       attempt.journalPath = launcher.journalPath;
       attempt.state = 'sent';
-      this.#live.add(attempt);
+      if (launcher.cgroup)
+        attempt.limited = launcher.cgroup.prepare(attempt.task.resources.memoryBytes);
+      this.#hold(attempt);
       this.#ensureTimer();
       launcher.send(record);
     }
   }
 
   #spawnLauncher(): Launcher {
-    const launcher = new Launcher(this.#env, this.#journalDir, this.#unique(), this);
+    const id = this.#unique();
+    const launcher = new Launcher(this.#env, this.#journalDir, id, this);
+    // Before any record is sent: the launcher's tasks are born in its cgroup.
+    if (this.#cgroups && launcher.pid)
+      launcher.cgroup = this.#cgroups.forLauncher(id, launcher.pid);
     this.#launchers.add(launcher);
     if (launcher.journalPath) this.#ownJournals.add(launcher.journalPath);
     return launcher;
@@ -370,7 +431,7 @@ class LocalExecutor implements Executor, LauncherReports {
     }
   }
 
-  #finishWithEnd(attempt: Attempt, end: JournalEnd): void {
+  #finishWithEnd(attempt: Attempt, end: JournalEnd, usage?: Usage, oom = false): void {
     const { task } = attempt;
     if (typeof end !== 'number') {
       const message =
@@ -381,9 +442,11 @@ class LocalExecutor implements Executor, LauncherReports {
       return;
     }
     const { exitCode, signal } = decodeStatus(end);
-    const reason: FinishReason = attempt.cancelReason ?? (signal ? 'signal' : 'exit_code');
+    const reason: FinishReason =
+      attempt.cancelReason ?? (oom ? 'oom_killed' : signal ? 'signal' : 'exit_code');
     let message: string | undefined;
-    if (attempt.cancelReason)
+    if (oom) message = oomMessage(attempt, signal, exitCode, usage);
+    else if (attempt.cancelReason)
       message = `${describe(attempt.cancelReason)}${signal ? ` (${signal})` : ''}`;
     else if (task.command.kind === 'argv' && exitCode === 127)
       message = `command not found: ${task.command.argv[0]}`;
@@ -392,6 +455,7 @@ class LocalExecutor implements Executor, LauncherReports {
     const result: FinishResult = { reason, exitCode };
     if (signal) result.signal = signal;
     if (message) result.message = message;
+    if (usage) result.usage = usage;
     this.#finish(attempt, result);
   }
 
@@ -399,7 +463,8 @@ class LocalExecutor implements Executor, LauncherReports {
     const { taskRunId } = attempt.task;
     if (this.#attempts.get(taskRunId) !== attempt) return;
     this.#attempts.delete(taskRunId);
-    this.#live.delete(attempt);
+    this.#committed.give(attempt.reservation);
+    if (this.#live.delete(attempt)) this.#budget.give(attempt.reservation);
     this.#ended.record(taskRunId, attempt.handle, result);
     if (attempt.killTimer) clearTimeout(attempt.killTimer);
     if (attempt.state === 'running' || attempt.state === 'watched') {
@@ -420,8 +485,40 @@ class LocalExecutor implements Executor, LauncherReports {
     attempt.journalPath = entry.path;
     attempt.taskPid = entry.taskPid;
     attempt.launcherPid = entry.launcherPid;
-    this.#live.add(attempt);
+    this.#hold(attempt);
     this.#ensureTimer();
+  }
+
+  /** Counts a new attempt against `fits` until it ends. */
+  #track(attempt: Attempt): void {
+    this.#attempts.set(attempt.task.taskRunId, attempt);
+    this.#committed.take(attempt.reservation);
+  }
+
+  /** The attempt takes a slot and its share of the budget (once). */
+  #hold(attempt: Attempt): void {
+    if (this.#live.has(attempt)) return;
+    this.#live.add(attempt);
+    this.#budget.take(attempt.reservation);
+  }
+
+  /** What the kernel accounted for the attempt that just ended in its launcher. */
+  #usage(attempt: Attempt, cpuMs: number | undefined): Usage | undefined {
+    const peakMemoryBytes = attempt.launcher?.cgroup?.peak();
+    if (cpuMs === undefined && peakMemoryBytes === undefined) return undefined;
+    return {
+      ...(peakMemoryBytes !== undefined ? { peakMemoryBytes } : {}),
+      ...(cpuMs !== undefined ? { cpuMs } : {}),
+    };
+  }
+
+  /** Removes the cgroups of launchers that have exited (busy ones stay for their task). */
+  async #cleanUpCgroups(): Promise<void> {
+    if (!this.#cgroups) return;
+    // Idle launchers exit on EOF within milliseconds; their cgroups can go once they have.
+    // A busy one's stays until its task ends; the next executor here removes it.
+    for (let waitedMs = 0; !this.#cgroups.cleanUp() && waitedMs < cgroupExitWaitMs; waitedMs += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
   async #adoptOne(request: AdoptRequest): Promise<Adopted> {
@@ -486,7 +583,7 @@ class LocalExecutor implements Executor, LauncherReports {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const attempt = newAttempt(task, entry.token);
-    this.#attempts.set(taskRunId, attempt);
+    this.#track(attempt);
     this.#watch(attempt, entry);
     return { taskRunId, status: 'running' };
   }
@@ -559,7 +656,24 @@ function newAttempt(task: ResolvedTask, token: string): Attempt {
     logCut: false,
     missingSince: null,
     retireJournal: false,
+    reservation: reservationOf(task.resources),
+    limited: false,
   };
+}
+
+function oomMessage(
+  attempt: Attempt,
+  signal: string | undefined,
+  exitCode: number | null,
+  usage: Usage | undefined,
+): string {
+  const limit = attempt.task.resources.memoryBytes;
+  const how = signal ? `killed (${signal})` : `ended with exit code ${exitCode}`;
+  const peak =
+    usage?.peakMemoryBytes === undefined ? '' : `, peak ${formatBytes(usage.peakMemoryBytes)}`;
+  return limit !== undefined && attempt.limited
+    ? `${how} by the kernel's OOM killer: the task's memory limit is its request, ${formatBytes(limit)}${peak}`
+    : `${how} by the kernel's OOM killer: the machine ran out of memory${peak}`;
 }
 
 function describe(reason: 'timeout' | 'cancelled'): string {

@@ -179,6 +179,16 @@ CREATE TABLE executor_state (
 );
 `;
 
+/*
+ * task_runs.peak_memory_bytes, cpu_ms   what an attempt used, as its executor measured it.
+ * task_runs.wait_reason                 why the scheduler holds a waiting task run (JSON).
+ */
+const usageAndWaits = `
+ALTER TABLE task_runs ADD COLUMN peak_memory_bytes bigint;
+ALTER TABLE task_runs ADD COLUMN cpu_ms bigint;
+ALTER TABLE task_runs ADD COLUMN wait_reason text;
+`;
+
 /** Every migration, in order; numbers and meaning match the SQLite list. */
 export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
@@ -186,6 +196,7 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'schedules, deployments and backfills', sql: schedules },
   { version: 4, name: 'dashboard: commands, runs by state', sql: dashboard },
   { version: 5, name: 'executor state', sql: executorState },
+  { version: 6, name: 'task run usage and wait reasons', sql: usageAndWaits },
 ];
 
 export const PG_LATEST_VERSION: number = PG_MIGRATIONS.at(-1)?.version ?? 0;

@@ -109,6 +109,9 @@ const PATCH_TYPES = [
   'bigint',
   'bigint',
   'bigint',
+  'bigint',
+  'bigint',
+  'text',
 ];
 const RECEIPT_KEEP_MS = 3_600_000;
 const ignore = () => {};

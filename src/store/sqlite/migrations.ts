@@ -219,6 +219,16 @@ CREATE TABLE executor_state (
 );
 `;
 
+/*
+ * task_runs.peak_memory_bytes, cpu_ms   what an attempt used, as its executor measured it.
+ * task_runs.wait_reason                 why the scheduler holds a waiting task run (JSON).
+ */
+const usageAndWaits = `
+ALTER TABLE task_runs ADD COLUMN peak_memory_bytes INTEGER;
+ALTER TABLE task_runs ADD COLUMN cpu_ms INTEGER;
+ALTER TABLE task_runs ADD COLUMN wait_reason TEXT;
+`;
+
 /** Every migration, in order. The last version is the schema this build expects. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
@@ -226,6 +236,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'schedules, deployments and backfills', sql: schedules },
   { version: 4, name: 'dashboard: commands, runs by state', sql: dashboard },
   { version: 5, name: 'executor state', sql: executorState },
+  { version: 6, name: 'task run usage and wait reasons', sql: usageAndWaits },
 ];
 
 /** The schema version this build of Baton writes and understands. */
