@@ -1,24 +1,29 @@
 import { helpText, parseCommand } from './args.ts';
-import { COMMANDS, USAGE } from './commands.ts';
+import { COMMAND_LOADERS } from './command-loaders.ts';
 import { describeError, exitCodeFor } from './exit-codes.ts';
+
+/** The top-level help: it lists every command, so it loads them all. */
+async function usage(): Promise<string> {
+  return (await import('./commands.ts')).USAGE;
+}
 
 /** Entry point: parses the command line, runs the command, maps errors to exit codes. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${await usage()}\n`);
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
     process.stdout.write('baton 0.1.0\n');
     return 0;
   }
-  const entry = COMMANDS.find(([d]) => d.name === name);
-  if (!entry) {
-    process.stderr.write(`baton: unknown command "${name}"\n\n${USAGE}\n`);
+  const load = Object.hasOwn(COMMAND_LOADERS, name) ? COMMAND_LOADERS[name] : undefined;
+  if (!load) {
+    process.stderr.write(`baton: unknown command "${name}"\n\n${await usage()}\n`);
     return 2;
   }
-  const [def, handler] = entry;
+  const [def, handler] = await load();
   try {
     const parsed = parseCommand(def, rest);
     if (parsed === 'help') {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { COMMAND_LOADERS } from '../../src/cli/command-loaders.ts';
 import { COMMANDS } from '../../src/cli/commands.ts';
 import { runBaton, runIdFrom, tempProject, writeFlow } from '../helpers/cli.ts';
 
@@ -14,6 +15,16 @@ describe('every command has --help', () => {
       assert.match(r.stdout, /--help/);
     });
   }
+  test('each command loads on its own as the one --help lists', async () => {
+    assert.deepEqual(
+      Object.keys(COMMAND_LOADERS),
+      COMMANDS.map(([def]) => def.name),
+    );
+    for (const [def, handler] of COMMANDS) {
+      const load = COMMAND_LOADERS[def.name];
+      assert.deepEqual(await load?.(), [def, handler], def.name);
+    }
+  });
   test('baton --help lists every command; an unknown command exits 2', async () => {
     const dir = tempProject();
     const help = await runBaton(['--help'], dir);

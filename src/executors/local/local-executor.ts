@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync, unlinkSync } from 'node:fs';
-import { availableParallelism, totalmem } from 'node:os';
+import { availableParallelism, constants, totalmem } from 'node:os';
 import { formatBytes } from '../../spec/index.ts';
 import { EndedAttempts, type FinishResult } from '../ended-attempts.ts';
 import { EventQueue } from '../event-queue.ts';
@@ -684,8 +684,20 @@ function journalExists(path: string): boolean {
   return path !== '' && statSync(path, { throwIfNoEntry: false }) !== undefined;
 }
 
+/**
+ * `process.kill`'s own binding: it returns the error number instead of throwing. An empty
+ * group is the usual case after a task ends, and the exception `process.kill` builds for
+ * it (a stack trace and a formatted message) cost ~1 ms of the scheduler's time per task
+ * on 10,000 `true` tasks (1.2% of the samples, 2026-11-26); the kill itself is one syscall.
+ */
+const rawKill = (process as unknown as { _kill?: (pid: number, signal: number) => number })._kill;
+
 /** SIGKILL to a process group; an empty group (the usual case) is not an error. */
 function killGroup(pgid: number): void {
+  if (typeof rawKill === 'function') {
+    rawKill.call(process, -pgid, constants.signals.SIGKILL);
+    return;
+  }
   try {
     process.kill(-pgid, 'SIGKILL');
   } catch {
