@@ -18,3 +18,4 @@ export { didYouMean } from './suggest.ts';
 export { findTemplates } from './template.ts';
 export type { LineCol } from './yaml-locator.ts';
 export * from './zoned-time.ts';
+export { expressionInputs, references } from './expr-inputs.ts';

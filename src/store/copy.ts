@@ -107,6 +107,7 @@ export const TABLES: readonly TableDef[] = [
       'queued_at',
       'started_at',
       'ended_at',
+      'sizing',
     ],
   },
   {
@@ -119,7 +120,12 @@ export const TABLES: readonly TableDef[] = [
     name: 'asset_events',
     key: 'id',
     identity: true,
-    columns: ['id', 'asset', 'run_id', 'task_run_id', 'at', 'metadata'],
+    columns: ['id', 'asset', 'run_id', 'task_run_id', 'at', 'metadata', 'partition'],
+  },
+  {
+    name: 'asset_cursors',
+    key: 'key',
+    columns: ['key', 'flow', 'asset', 'last_event_id', 'updated_at'],
   },
   {
     name: 'commands',

@@ -142,6 +142,7 @@ export function toTaskRun(r: Row): TaskRun {
     queuedAt: intOrNull(r.queued_at),
     startedAt: intOrNull(r.started_at),
     endedAt: intOrNull(r.ended_at),
+    sizing: jsonOrNull(r.sizing),
   };
 }
 
@@ -168,6 +169,7 @@ export function toAssetEvent(r: Row): AssetEvent {
     taskRunId: int(r.task_run_id),
     at: int(r.at),
     metadata: JSON.parse(text(r.metadata)) as Json,
+    partition: textOrNull(r.partition),
   };
 }
 
@@ -199,6 +201,7 @@ const PATCH_COLUMNS: ReadonlyArray<readonly [keyof TaskRunPatch, string, boolean
   ['queuedAt', 'queued_at', false],
   ['startedAt', 'started_at', false],
   ['endedAt', 'ended_at', false],
+  ['sizing', 'sizing', true],
 ];
 
 /**

@@ -62,7 +62,7 @@ export type FailureReason =
   | 'deadline_exceeded'
   | 'container_config';
 
-export type TriggerKind = 'manual' | 'schedule' | 'backfill' | 'api';
+export type TriggerKind = 'manual' | 'schedule' | 'backfill' | 'api' | 'asset';
 
 export interface FlowVersion {
   readonly id: number;
@@ -268,6 +268,11 @@ export interface TaskRun {
   readonly queuedAt: number | null;
   readonly startedAt: number | null;
   readonly endedAt: number | null;
+  /**
+   * What the attempt was given (resources, timeout; for a map's parent row the fan-out)
+   * and what decided it: `{memory: {value, expression?, inputs?}, …}` (see `Sizing`).
+   */
+  readonly sizing: Readonly<Record<string, unknown>> | null;
 }
 
 export interface NewTaskRun {
@@ -292,6 +297,7 @@ export interface TaskRunPatch {
   readonly queuedAt?: number | null;
   readonly startedAt?: number | null;
   readonly endedAt?: number | null;
+  readonly sizing?: Readonly<Record<string, unknown>> | null;
 }
 
 /** One write in a batch; all writes of a batch commit together or not at all. */
@@ -318,6 +324,8 @@ export type TaskRunWrite =
       readonly taskRunId: number;
       readonly asset: string;
       readonly metadata: Readonly<Record<string, unknown>>;
+      /** The partition materialised; absent or null: unpartitioned. */
+      readonly partition?: string | null;
     };
 
 /** What a batch did: for each write in order, whether it applied, and new ids of inserts. */
@@ -347,6 +355,8 @@ export interface AssetEvent {
   readonly taskRunId: number;
   readonly at: number;
   readonly metadata: Readonly<Record<string, unknown>>;
+  /** The partition materialised, or null. */
+  readonly partition: string | null;
 }
 
 export interface RunFilter {
