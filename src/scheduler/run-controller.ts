@@ -1,6 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import type { ExecutorEvent, FinishReason, ResolvedTask } from '../executors/index.ts';
-import { BatonError, type ExprContext, type FlowSpec, type TaskSpec } from '../spec/index.ts';
+import {
+  BatonError,
+  type ExprContext,
+  ExpressionError,
+  expressionInputs,
+  type FlowSpec,
+  sourceLocation,
+  type TaskSpec,
+  taskFieldPath,
+} from '../spec/index.ts';
 import {
   attemptFiles,
   type FailureReason,
@@ -14,9 +23,19 @@ import {
   type TaskRunWrite,
   type TaskState,
 } from '../store/index.ts';
+import { type Measurements, materialisations, measureProduced } from './materialise.ts';
 import { readTaskOutput } from './output-file.ts';
 import { ReadyQueue } from './ready-queue.ts';
-import { evaluateIf, evaluateMap, type RunFacts, resolveTask, runContext } from './resolve-task.ts';
+import {
+  evaluateIf,
+  evaluateMap,
+  evaluateMaxParallel,
+  type ProducedAsset,
+  producedAssets,
+  type RunFacts,
+  resolveTask,
+  runContext,
+} from './resolve-task.ts';
 import { decide, type TriggerDecision } from './trigger-rules.ts';
 
 /** States after which a task (or map item) never changes again; `up_for_retry` is not one. */
@@ -43,6 +62,11 @@ interface Unit {
   retryTimer?: NodeJS.Timeout | undefined;
   /** When the executor reported the attempt's process started (its clock, ms). */
   ranFrom?: number;
+  /** Why the previous attempt failed (`last_failure` of this one); "" on the first. */
+  lastFailure: string;
+  /** A successful attempt's `produces`, rendered, and what Baton measured of them. */
+  produced?: ProducedAsset[];
+  measured?: Measurements;
 }
 
 /** A task of the flow, with the counters that make readiness O(edges). */
@@ -60,6 +84,8 @@ interface TaskNode {
   childrenLeft: number;
   running: number;
   parked: Unit[];
+  /** `max_parallel` as resolved when the map was expanded. */
+  maxParallel?: number;
 }
 
 /** What the controller tells whoever shows progress. */
@@ -100,6 +126,8 @@ export interface RunControllerOptions {
    * `LostOwnershipError`, leaving running attempts alone for the new owner to adopt.
    */
   readonly fence?: Fence;
+  /** The flow's file and text, so an expression failing at run time names its line. */
+  readonly source?: { readonly path: string; readonly text: string };
 }
 
 /** A batch write found the database in a state this controller did not expect. */
@@ -213,11 +241,17 @@ export class RunController {
     // Every attempt's log and output file lives flat in this one folder (see attemptFiles).
     mkdirSync(runDir(this.#opts.runsDir, this.run.id), { recursive: true });
     const latest = new Map<string, TaskRun>();
+    const reasons = new Map<string, string>();
     for (const r of rows) {
       const key = `${r.taskId}\u0000${r.mapIndex}`;
       const prev = latest.get(key);
       if (!prev || prev.attempt < r.attempt) latest.set(key, r);
+      reasons.set(`${key}\u0000${r.attempt}`, r.reason ?? '');
     }
+    const lastFailure = (unit: Unit): void => {
+      const key = `${unit.node.spec.id}\u0000${unit.mapIndex}\u0000${unit.attempt - 1}`;
+      unit.lastFailure = reasons.get(key) ?? '';
+    };
     const running: TaskRun[] = [];
     const waiting: Unit[] = [];
     for (const node of this.#nodes) {
@@ -227,6 +261,7 @@ export class RunController {
       node.state = parent.state;
       if (node.spec.map === undefined) {
         const unit = this.#unit(node, -1, parent);
+        lastFailure(unit);
         node.unit = unit;
         if (unit.state === 'running') {
           running.push(parent);
@@ -239,6 +274,7 @@ export class RunController {
           if (r.taskId !== node.spec.id || r.mapIndex < 0) continue;
           const unit = this.#unit(node, r.mapIndex, r);
           unit.item = (r.resolved as { item?: unknown } | null)?.item;
+          lastFailure(unit);
           node.children[r.mapIndex] = unit;
           if (unit.state === 'running') {
             running.push(r);
@@ -247,6 +283,9 @@ export class RunController {
           if (!FINAL.has(unit.state)) node.childrenLeft++;
         }
         if (node.state === 'success' || node.state === 'running') this.#setOutputs(node);
+        const resolvedLimit = (parent.sizing as { max_parallel?: { value?: unknown } } | null)
+          ?.max_parallel?.value;
+        if (typeof resolvedLimit === 'number') node.maxParallel = resolvedLimit;
       }
     }
     // Counters: each node learns the final states of its upstreams once.
@@ -291,7 +330,7 @@ export class RunController {
           ? this.#avgAttemptMs * 0.9 + took * 0.1
           : took;
       }
-      this.#finishUnit(unit, ev.exitCode, ev.reason, ev.message ?? null, ev.signal);
+      this.#finishAttempt(unit, ev.exitCode, ev.reason, ev.message ?? null, ev.signal);
     }
     this.#kick();
     return true;
@@ -309,7 +348,8 @@ export class RunController {
     if (unit?.state !== 'running' || status === 'running') return;
     if (status === 'lost')
       this.#finishUnit(unit, null, 'lost', message ?? 'the process is gone', undefined);
-    else this.#finishUnit(unit, exitCode, exitCode === null ? 'signal' : 'exit_code', null, signal);
+    else
+      this.#finishAttempt(unit, exitCode, exitCode === null ? 'signal' : 'exit_code', null, signal);
     this.#kick();
   }
 
@@ -357,6 +397,7 @@ export class RunController {
       state: row.state,
       outputs: row.outputs as Record<string, unknown> | null,
       retryAt: row.retryAt,
+      lastFailure: '',
     };
     this.#units.set(row.id, unit);
     return unit;
@@ -408,7 +449,7 @@ export class RunController {
       } catch (e) {
         this.#moveNode(node, 'pending', 'failed', {
           reason: 'expression',
-          message: (e as Error).message,
+          message: this.#located(e),
         });
         return;
       }
@@ -425,12 +466,27 @@ export class RunController {
       return;
     }
     let items: unknown[];
+    const sizing: Record<string, unknown> = {};
     try {
       items = evaluateMap(node.spec, this.#base);
+      const limit = evaluateMaxParallel(node.spec, this.#base);
+      if (limit !== undefined) node.maxParallel = limit;
+      for (const [field, written, value] of [
+        ['map', node.spec.map, items.length],
+        ['max_parallel', node.spec.maxParallel, limit],
+      ] as const) {
+        if (value === undefined) continue;
+        const inputs = typeof written === 'string' ? expressionInputs(written, this.#base) : {};
+        sizing[field] = {
+          value,
+          ...(typeof written === 'string' && { expression: written }),
+          ...(Object.keys(inputs).length > 0 && { inputs }),
+        };
+      }
     } catch (e) {
       this.#moveNode(node, 'pending', 'failed', {
         reason: 'expression',
-        message: (e as Error).message,
+        message: this.#located(e),
       });
       return;
     }
@@ -451,7 +507,7 @@ export class RunController {
       id: node.rowId,
       from: 'queued',
       to: 'running',
-      patch: { startedAt: at, resolved: { items: items.length } },
+      patch: { startedAt: at, resolved: { items: items.length }, sizing },
     });
     node.state = 'running';
     node.children = [];
@@ -467,6 +523,7 @@ export class RunController {
         state: 'queued',
         item,
         outputs: null,
+        lastFailure: '',
       };
       (node.children as Unit[])[mapIndex] = unit;
       this.#write(
@@ -532,12 +589,52 @@ export class RunController {
     if (FINAL.has(to)) this.#unitFinal(unit);
   }
 
-  #finishUnit(
+  /**
+   * An attempt ended. A success whose task `produces` a local path is measured first
+   * (streaming, off the event loop's critical path); everything else finishes at once.
+   */
+  #finishAttempt(
     unit: Unit,
     exitCode: number | null,
     reason: FinishReason,
     message: string | null,
     signal: string | undefined,
+  ): void {
+    const spec = unit.node.spec;
+    if (reason !== 'exit_code' || exitCode !== 0 || this.#cancelling) {
+      this.#finishUnit(unit, exitCode, reason, message, signal);
+      return;
+    }
+    try {
+      unit.produced = producedAssets(spec, this.#facts, this.#unitRef(unit), this.#base);
+    } catch (e) {
+      unit.produced = undefined;
+      this.#finishUnit(unit, null, 'expression', this.#located(e), undefined);
+      return;
+    }
+    if (!unit.produced.some((p) => p.path !== undefined)) {
+      this.#finishUnit(unit, exitCode, reason, message, signal);
+      return;
+    }
+    void measureProduced(unit.produced)
+      .catch((e: unknown) => ({ measured: new Map(), problem: (e as Error).message }))
+      .then(({ measured, problem }) => {
+        if (this.#failure) return;
+        unit.measured = measured;
+        if (problem === undefined) this.#finishUnit(unit, exitCode, reason, message, signal);
+        else this.#finishUnit(unit, exitCode, 'exit_code', problem, signal, true);
+        this.#kick();
+      });
+  }
+
+  #finishUnit(
+    unit: Unit,
+    exitCode: number | null,
+    reason: FinishReason | 'expression',
+    message: string | null,
+    signal: string | undefined,
+    /** The task exited 0 but broke the contract (`message` says how): a failure. */
+    broken = false,
   ): void {
     this.#inFlight--;
     unit.node.running--;
@@ -550,23 +647,25 @@ export class RunController {
       failure = 'cancelled';
       patch.message = message ?? 'cancelled';
     } else if (reason === 'exit_code' && exitCode === 0) {
-      const out = readTaskOutput(files.output);
-      if (out.problem) {
+      const out = broken ? undefined : readTaskOutput(files.output);
+      if (out === undefined || out.problem !== undefined) {
         failure = 'exit_code';
-        patch.message = out.problem;
+        patch.message = out?.problem ?? message;
         state = 'failed';
       } else {
         state = 'success';
         unit.outputs = out.outputs;
         patch.outputs = out.outputs;
-        for (const a of out.assets) {
-          this.#assetsCtx[a.asset] = a.metadata;
+        for (const m of materialisations(unit.produced ?? [], out.assets, unit.measured)) {
+          // `assets.<key>` in later tasks of this run: what this run produced.
+          this.#assetsCtx[m.asset] = m.metadata;
           this.#write({
             kind: 'asset',
             runId: this.run.id,
             taskRunId: unit.rowId,
-            asset: a.asset,
-            metadata: a.metadata,
+            asset: m.asset,
+            metadata: m.metadata,
+            partition: m.partition,
           });
         }
       }
@@ -580,11 +679,14 @@ export class RunController {
           : reason === 'signal'
             ? `killed by ${signal ?? 'a signal'}`
             : reason === 'timeout'
-              ? `timed out after ${unit.node.spec.timeoutMs} ms`
+              ? `timed out${unit.node.spec.timeoutMs === undefined ? '' : ` after ${unit.node.spec.timeoutMs} ms`}`
               : reason);
     }
     patch.reason = failure;
+    unit.produced = undefined;
+    unit.measured = undefined;
     if (state === 'failed' && unit.attempt <= unit.node.spec.retries) {
+      unit.lastFailure = failure ?? '';
       const spec = unit.node.spec;
       const delay = Math.min(
         spec.retryDelayMs * spec.retryBackoff ** (unit.attempt - 1),
@@ -677,6 +779,32 @@ export class RunController {
 
   // --- launching and writing -----------------------------------------------------------
 
+  #unitRef(unit: Unit) {
+    const files = this.#files(unit);
+    return {
+      taskRunId: unit.rowId,
+      mapIndex: unit.mapIndex,
+      attempt: unit.attempt,
+      lastFailure: unit.lastFailure,
+      item: unit.item,
+      logPath: files.log,
+      outputPath: files.output,
+    };
+  }
+
+  /**
+   * The message of an expression that failed on this run's data, led by where the flow
+   * writes it (`flows/sales.yaml:14: task "clean": resources.memory: …`).
+   */
+  #located(e: unknown): string {
+    const message = e instanceof Error ? e.message : String(e);
+    const source = this.#opts.source;
+    if (!(e instanceof ExpressionError) || source === undefined) return message;
+    const { task, field } = e.details as { task?: unknown; field?: unknown };
+    if (typeof task !== 'string' || typeof field !== 'string') return message;
+    return `${sourceLocation(source.path, source.text, taskFieldPath(task, field))}: ${message}`;
+  }
+
   #files(unit: Unit): { log: string; output: string } {
     return attemptFiles(this.#opts.runsDir, {
       runId: this.run.id,
@@ -692,30 +820,19 @@ export class RunController {
     while (this.#inFlight < this.#limit && this.#ready.size > 0 && !this.#cancelling) {
       const unit = this.#ready.pop() as Unit;
       const node = unit.node;
-      if (node.spec.maxParallel !== undefined && node.running >= node.spec.maxParallel) {
+      const maxParallel = node.maxParallel;
+      if (maxParallel !== undefined && node.running >= maxParallel) {
         node.parked.push(unit);
         continue;
       }
-      const files = this.#files(unit);
       let task: ResolvedTask;
+      let sizing: Record<string, unknown>;
       try {
-        task = resolveTask(
-          node.spec,
-          this.#facts,
-          {
-            taskRunId: unit.rowId,
-            mapIndex: unit.mapIndex,
-            attempt: unit.attempt,
-            item: unit.item,
-            logPath: files.log,
-            outputPath: files.output,
-          },
-          this.#base,
-        );
+        ({ sizing, ...task } = resolveTask(node.spec, this.#facts, this.#unitRef(unit), this.#base));
       } catch (e) {
         this.#moveUnit(unit, 'queued', 'failed', {
           reason: 'expression',
-          message: (e as Error).message,
+          message: this.#located(e),
         });
         continue;
       }
@@ -724,6 +841,7 @@ export class RunController {
       this.#moveUnit(unit, 'queued', 'running', {
         startedAt: this.#now(),
         resolved: { ...task, item: unit.item },
+        ...(Object.keys(sizing).length > 0 && { sizing }),
       });
       out.push([unit, task]);
     }

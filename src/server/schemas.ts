@@ -48,6 +48,11 @@ export const TaskRun = z
     queuedAt: msOrNull,
     startedAt: msOrNull,
     endedAt: msOrNull,
+    sizing: json
+      .nullable()
+      .describe(
+        'Resources, timeout and fan-out the attempt was given, by field: {value, expression?, inputs?}; inputs are the values the expression read',
+      ),
   })
   .meta({ id: 'TaskRun' });
 
@@ -72,6 +77,7 @@ export const AssetEvent = z
     taskRunId: z.number().int(),
     at: ms,
     metadata: json,
+    partition: z.string().nullable().describe('the partition materialised; null: unpartitioned'),
   })
   .meta({ id: 'AssetEvent' });
 

@@ -110,6 +110,7 @@ function templateFields(task: Readonly<Record<string, unknown>>): [NodePath, str
   for (const [name, value] of entries(task.env)) add(['env', name], value);
   add(['workdir'], task.workdir);
   add(['timeout'], task.timeout);
+  add(['max_parallel'], task.max_parallel);
   for (const [name, value] of entries(task.resources)) {
     if (name === 'cpu' || name === 'memory') add(['resources', name], value);
   }

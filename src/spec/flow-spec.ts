@@ -75,7 +75,8 @@ export interface TaskSpec {
   readonly executor?: ExecutorName;
   /** Expression (without `${{ }}`) yielding a list, or a literal list. */
   readonly map?: string | readonly unknown[];
-  readonly maxParallel?: number;
+  /** A number, or a template resolved when the map is expanded. */
+  readonly maxParallel?: number | string;
   /** Templates, rendered after a successful attempt. */
   readonly produces: Readonly<
     Record<string, { readonly path?: string; readonly partition?: string }>

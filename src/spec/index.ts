@@ -19,3 +19,4 @@ export { findTemplates } from './template.ts';
 export type { LineCol } from './yaml-locator.ts';
 export * from './zoned-time.ts';
 export { expressionInputs, references } from './expr-inputs.ts';
+export { sourceLocation, taskFieldPath } from './source-line.ts';

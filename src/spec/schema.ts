@@ -202,11 +202,9 @@ export const taskSchema = z
         description:
           'Fan out: one task run per item of this list (an expression or a literal list).',
       }),
-    max_parallel: z
-      .int()
-      .positive()
+    max_parallel: expressionOr(z.int().positive())
       .optional()
-      .meta({ description: 'At most this many map items at once.' }),
+      .meta({ description: 'At most this many map items at once (a number or an expression).' }),
     produces: z
       .record(z.string(), z.union([producesSchema, z.null()]))
       .optional()
