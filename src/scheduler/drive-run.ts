@@ -72,7 +72,10 @@ export async function prepareRun(
   for (const a of await store.latestAssetEvents()) latestAssets[a.asset] = { ...a.metadata };
   const trigger = run.trigger === 'asset' ? assetOfRunKey(run.runKey) : undefined;
   if (trigger !== undefined) {
-    const [event] = await store.assetHistory(trigger.asset, { beforeId: trigger.eventId + 1, limit: 1 });
+    const [event] = await store.assetHistory(trigger.asset, {
+      beforeId: trigger.eventId + 1,
+      limit: 1,
+    });
     if (event?.id === trigger.eventId) latestAssets[event.asset] = { ...event.metadata };
   }
   controller.seedAssets(latestAssets);

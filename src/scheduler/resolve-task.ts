@@ -8,6 +8,7 @@ import {
   evaluateExpression,
   evaluateTemplate,
   expressionInputs,
+  findTemplates,
   hasTemplate,
   localDate,
   parseDuration,
@@ -102,12 +103,21 @@ export interface SizingDecision {
 export type Sizing = Record<string, SizingDecision>;
 
 /** A decision from a literal or an expression; the expression's inputs recorded with it. */
-export function decision(value: number, written: unknown, ctx: ExprContext): SizingDecision {
-  if (typeof written !== 'string' || !hasTemplate(written)) return { value };
+export function decision(
+  value: number,
+  written: unknown,
+  ctx: ExprContext,
+  /** `written` is a bare expression (`map`, as normalised), not a template. */
+  bare = false,
+): SizingDecision {
+  if (typeof written !== 'string' || !(bare || hasTemplate(written))) return { value };
   const inputs = expressionInputs(written, ctx);
+  const [only] = findTemplates(written);
+  const whole = only !== undefined && written.trim() === written.slice(only.start, only.end);
   return {
     value,
-    expression: written,
+    // `${{ e }}` is recorded as `e`, as `map` and `if` are.
+    expression: whole ? only.expr : written,
     ...(Object.keys(inputs).length > 0 && { inputs }),
   };
 }
@@ -276,8 +286,7 @@ export function resolveTask(
   const timeoutMs = timeoutOf(task, ctx);
   const sizing: Sizing = {};
   if (cpu !== undefined) sizing.cpu = decision(cpu, task.resources.cpu, ctx);
-  if (memoryBytes !== undefined)
-    sizing.memory = decision(memoryBytes, task.resources.memory, ctx);
+  if (memoryBytes !== undefined) sizing.memory = decision(memoryBytes, task.resources.memory, ctx);
   if (timeoutMs !== undefined) sizing.timeout = decision(timeoutMs, task.timeout, ctx);
 
   return {
@@ -353,8 +362,11 @@ export function producedAssets(
     const spec = task.produces[asset] ?? {};
     const written = spec.path === undefined ? undefined : text(`produces.${asset}.path`, spec.path);
     const partition =
-      spec.partition === undefined ? undefined : text(`produces.${asset}.partition`, spec.partition);
-    const local = written !== undefined && written !== '' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(written);
+      spec.partition === undefined
+        ? undefined
+        : text(`produces.${asset}.partition`, spec.partition);
+    const local =
+      written !== undefined && written !== '' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(written);
     return {
       asset,
       ...(written !== undefined && { written }),

@@ -4,7 +4,6 @@ import {
   BatonError,
   type ExprContext,
   ExpressionError,
-  expressionInputs,
   type FlowSpec,
   sourceLocation,
   type TaskSpec,
@@ -27,6 +26,7 @@ import { type Measurements, materialisations, measureProduced } from './material
 import { readTaskOutput } from './output-file.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import {
+  decision,
   evaluateIf,
   evaluateMap,
   evaluateMaxParallel,
@@ -471,18 +471,9 @@ export class RunController {
       items = evaluateMap(node.spec, this.#base);
       const limit = evaluateMaxParallel(node.spec, this.#base);
       if (limit !== undefined) node.maxParallel = limit;
-      for (const [field, written, value] of [
-        ['map', node.spec.map, items.length],
-        ['max_parallel', node.spec.maxParallel, limit],
-      ] as const) {
-        if (value === undefined) continue;
-        const inputs = typeof written === 'string' ? expressionInputs(written, this.#base) : {};
-        sizing[field] = {
-          value,
-          ...(typeof written === 'string' && { expression: written }),
-          ...(Object.keys(inputs).length > 0 && { inputs }),
-        };
-      }
+      sizing.map = decision(items.length, node.spec.map, this.#base, true);
+      if (limit !== undefined)
+        sizing.max_parallel = decision(limit, node.spec.maxParallel, this.#base);
     } catch (e) {
       this.#moveNode(node, 'pending', 'failed', {
         reason: 'expression',
@@ -828,7 +819,12 @@ export class RunController {
       let task: ResolvedTask;
       let sizing: Record<string, unknown>;
       try {
-        ({ sizing, ...task } = resolveTask(node.spec, this.#facts, this.#unitRef(unit), this.#base));
+        ({ sizing, ...task } = resolveTask(
+          node.spec,
+          this.#facts,
+          this.#unitRef(unit),
+          this.#base,
+        ));
       } catch (e) {
         this.#moveUnit(unit, 'queued', 'failed', {
           reason: 'expression',

@@ -59,7 +59,8 @@ function summarise(value: unknown): unknown {
 
 /** `assets.raw_sales.bytes` for a chain of literal selections on a context name. */
 function chainOf(node: ASTNode, bound: ReadonlySet<string>): string | undefined {
-  if (node.op === 'id') return ROOTS.has(node.args) && !bound.has(node.args) ? node.args : undefined;
+  if (node.op === 'id')
+    return ROOTS.has(node.args) && !bound.has(node.args) ? node.args : undefined;
   let key: unknown;
   if (node.op === '.') key = node.args[1];
   else if (node.op === '[]' && node.args[1].op === 'value') key = node.args[1].args;

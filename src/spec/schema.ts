@@ -76,13 +76,10 @@ export const retrySchema = {
 
 export const producesSchema = z
   .strictObject({
-    path: z
-      .string()
-      .optional()
-      .meta({
-        description:
-          'Where the task writes the asset (a file or a folder, relative to the working directory; may hold ${{ … }}): after a success Baton records its bytes, files and, for CSV and JSON-lines files, rows.',
-      }),
+    path: z.string().optional().meta({
+      description:
+        'Where the task writes the asset (a file or a folder, relative to the working directory; may hold ${{ … }}): after a success Baton records its bytes, files and, for CSV and JSON-lines files, rows.',
+    }),
     partition: z.string().optional().meta({
       description:
         'The partition this run materialises, e.g. "${{ run.date }}". Default: none (or what the task reports).',

@@ -388,7 +388,14 @@ export class SqliteStore implements Store, CopyableStore {
           case 'asset':
             this.#stmt(
               'INSERT INTO asset_events (asset, run_id, task_run_id, at, metadata, partition) VALUES (?, ?, ?, ?, ?, ?)',
-            ).run(w.asset, w.runId, w.taskRunId, at, JSON.stringify(w.metadata), w.partition ?? null);
+            ).run(
+              w.asset,
+              w.runId,
+              w.taskRunId,
+              at,
+              JSON.stringify(w.metadata),
+              w.partition ?? null,
+            );
             applied.push(true);
             ids.push(0);
             break;
