@@ -26,7 +26,6 @@ import { type Measurements, materialisations, measureProduced } from './material
 import { readTaskOutput } from './output-file.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import {
-  decision,
   evaluateIf,
   evaluateMap,
   evaluateMaxParallel,
@@ -35,6 +34,7 @@ import {
   type RunFacts,
   resolveTask,
   runContext,
+  decision as sizingDecision,
 } from './resolve-task.ts';
 import { decide, type TriggerDecision } from './trigger-rules.ts';
 
@@ -471,9 +471,9 @@ export class RunController {
       items = evaluateMap(node.spec, this.#base);
       const limit = evaluateMaxParallel(node.spec, this.#base);
       if (limit !== undefined) node.maxParallel = limit;
-      sizing.map = decision(items.length, node.spec.map, this.#base, true);
+      sizing.map = sizingDecision(items.length, node.spec.map, this.#base, true);
       if (limit !== undefined)
-        sizing.max_parallel = decision(limit, node.spec.maxParallel, this.#base);
+        sizing.max_parallel = sizingDecision(limit, node.spec.maxParallel, this.#base);
     } catch (e) {
       this.#moveNode(node, 'pending', 'failed', {
         reason: 'expression',
