@@ -108,6 +108,11 @@ export interface TaskRun {
   queuedAt: number | null;
   startedAt: number | null;
   endedAt: number | null;
+  /** Resources, timeout and fan-out the attempt was given, and the values that decided them. */
+  sizing?: Record<
+    string,
+    { value: number; expression?: string; inputs?: Record<string, unknown> }
+  > | null;
 }
 
 export interface ParamSpec {

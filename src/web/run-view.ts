@@ -5,6 +5,7 @@ import { get, type Run, type TaskRun } from './api.ts';
 import { badge, duration, h, link, replace, taskLabel, when } from './dom.ts';
 import { gantt } from './gantt.ts';
 import { drawGraph, type GraphTask, MAX_GRAPH_TASKS } from './graph-view.ts';
+import { sizingNote } from './sizing.ts';
 import type { RouteArgs, View } from './view.ts';
 
 interface RunDetail {
@@ -80,6 +81,7 @@ export async function runView(args: RouteArgs): Promise<View> {
           { class: 'message', title: d.waiting[t.id] ?? null },
           d.waiting[t.id] ? h('span', { class: 'why' }, d.waiting[t.id]) : null,
           t.state === 'success' && t.outputs ? JSON.stringify(t.outputs) : (t.message ?? ''),
+          sizingNote(t.sizing),
         ),
         h(
           'td',
