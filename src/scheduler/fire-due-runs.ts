@@ -82,10 +82,6 @@ export async function fireDueRuns(
     if (flow.deployedVersionId === null || flow.paused) continue;
     try {
       await fireSchedule(store, flow, nowMs, maxPerFlow, cache, report);
-    } catch (e) {
-      report.errors.push({ flow: flow.name, error: asError(e) });
-    }
-    try {
       const { version } = await deployed(store, flow, cache);
       if (version.spec.onAssets !== undefined) {
         const fired = await fireAssetTriggers(store, flow, version, nowMs, maxPerFlow);

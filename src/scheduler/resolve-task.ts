@@ -227,14 +227,7 @@ export function resolveTask(
   base: ExprContext,
 ): ResolvedTask & { readonly sizing: Sizing } {
   const ctx = unitContext(unit, base);
-  const text = (field: string, t: string): string => {
-    if (!hasTemplate(t)) return t;
-    try {
-      return renderText(t, ctx);
-    } catch (e) {
-      throw where(task, field, e);
-    }
-  };
+  const text = textRenderer(task, ctx);
 
   let command: ResolvedTask['command'];
   if (task.run.kind === 'shell') {
@@ -312,6 +305,18 @@ export function resolveTask(
   };
 }
 
+/** Renders a field's template as text; a failure names the task and the field. */
+function textRenderer(task: TaskSpec, ctx: ExprContext): (field: string, t: string) => string {
+  return (field, t) => {
+    if (!hasTemplate(t)) return t;
+    try {
+      return renderText(t, ctx);
+    } catch (e) {
+      throw where(task, field, e);
+    }
+  };
+}
+
 /** The context of one attempt: the run's, plus `item`/`index` in a map, `attempt`, `last_failure`. */
 function unitContext(unit: UnitRef, base: ExprContext): ExprContext {
   const attempt = { attempt: unit.attempt, lastFailure: unit.lastFailure ?? '' };
@@ -349,14 +354,7 @@ export function producedAssets(
   const keys = Object.keys(task.produces);
   if (keys.length === 0) return [];
   const ctx = unitContext(unit, base);
-  const text = (field: string, t: string): string => {
-    if (!hasTemplate(t)) return t;
-    try {
-      return renderText(t, ctx);
-    } catch (e) {
-      throw where(task, field, e);
-    }
-  };
+  const text = textRenderer(task, ctx);
   const workdir = workdirOf(task, facts, text);
   return keys.map((asset) => {
     const spec = task.produces[asset] ?? {};

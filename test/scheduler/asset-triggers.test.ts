@@ -52,6 +52,17 @@ async function setUp(store: Store): Promise<(at: number) => Promise<void>> {
   };
 }
 
+/** A SQLite store in a temporary folder, removed when the test ends. */
+async function sqliteStore(t: { after: (fn: () => Promise<void>) => void }): Promise<Store> {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-assets-'));
+  const store = await openStore(`sqlite:${join(dir, 'baton.db')}`);
+  t.after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return store;
+}
+
 /** Finishes every queued consumer run, as a scheduler driving them would. */
 async function finishConsumerRuns(store: Store): Promise<void> {
   for (const run of await store.listRuns({ flow: 'consumer', state: 'queued' })) {
@@ -75,12 +86,7 @@ it('the run key names the materialisation and reads back', () => {
 
 describe('asset triggers on SQLite', () => {
   it('a producer run three times gives exactly three consumer runs, one per materialisation', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'baton-assets-'));
-    const store = await openStore(`sqlite:${join(dir, 'baton.db')}`);
-    t.after(async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const store = await sqliteStore(t);
     const materialise = await setUp(store);
     await materialise(DEPLOYED_AT - 1); // before the consumer was deployed: not replayed
     for (const at of [2_000, 3_000, 4_000]) await materialise(at);
@@ -106,12 +112,7 @@ describe('asset triggers on SQLite', () => {
   });
 
   it('a paused consumer keeps its materialisations for when it is unpaused', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'baton-assets-'));
-    const store = await openStore(`sqlite:${join(dir, 'baton.db')}`);
-    t.after(async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const store = await sqliteStore(t);
     const materialise = await setUp(store);
     await store.setPaused('consumer', true);
     await materialise(2_000);
