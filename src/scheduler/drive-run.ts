@@ -67,6 +67,8 @@ export async function prepareRun(
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.fence ? { fence: opts.fence } : {}),
     ...(source ? { source } : {}),
+    // A pod's files are not on this machine: its tasks report their assets' metadata.
+    measurePaths: executor.name !== 'kubernetes',
   });
   const latestAssets: Record<string, Record<string, unknown>> = {};
   for (const a of await store.latestAssetEvents()) latestAssets[a.asset] = { ...a.metadata };

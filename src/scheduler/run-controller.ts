@@ -126,6 +126,11 @@ export interface RunControllerOptions {
    * `LostOwnershipError`, leaving running attempts alone for the new owner to adopt.
    */
   readonly fence?: Fence;
+  /**
+   * Whether `produces` paths are on this machine to measure (default true); false for an
+   * executor whose tasks write elsewhere (a pod): their tasks report metadata themselves.
+   */
+  readonly measurePaths?: boolean;
   /** The flow's file and text, so an expression failing at run time names its line. */
   readonly source?: { readonly path: string; readonly text: string };
 }
@@ -598,6 +603,8 @@ export class RunController {
     }
     try {
       unit.produced = producedAssets(spec, this.#facts, this.#unitRef(unit), this.#base);
+      if (this.#opts.measurePaths === false)
+        unit.produced = unit.produced.map(({ path: _elsewhere, ...p }) => p);
     } catch (e) {
       unit.produced = undefined;
       this.#finishUnit(unit, null, 'expression', this.#located(e), undefined);
