@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${{ }}" is the flow template syntax.
 // The example pipeline of flow.yaml, written with the TypeScript SDK: the same tasks,
 // and the same FlowSpec once loaded (test/sdk/same-spec.test.ts checks it). Run it from
 // the repository root:
@@ -6,7 +7,7 @@
 //   node src/cli/main.ts export examples/sales/flow.ts     # the YAML it stands for
 //
 // No `needs` here: a task that uses another's outputs runs after it.
-import { flow, param } from 'baton/sdk';
+import { expr, flow, param } from 'baton/sdk';
 
 export default flow(
   'sales_report',
@@ -28,13 +29,17 @@ export default flow(
       description: 'Split the export by region.',
       run: 'sh scripts/extract.sh data/sales.csv',
       outputs: ['regions', 'rows', 'skipped', 'dir'],
+      produces: { raw_sales: { path: 'out/${{ run.id }}/raw' } },
     });
+    const raw = extract.assets.raw_sales;
 
     // Fan-out over the regions extract found; the region arrives as BATON_ITEM.
     const clean = task('clean', {
       description: 'Drop and count bad rows, one region per task run.',
+      consumes: ['raw_sales'],
       map: extract.outputs.regions,
-      max_parallel: 4,
+      max_parallel: expr`min(4, max(1, ${raw.rows} / 10000))`,
+      resources: { memory: expr`max(64 * MiB, ${raw.bytes} / ${raw.files} * 8)` },
       run: ['node', 'scripts/clean.mjs', '--raw-dir', extract.outputs.dir],
     });
 

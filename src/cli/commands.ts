@@ -1,4 +1,5 @@
 import type { CommandDef } from './args.ts';
+import { assets, assetsCommand } from './assets.ts';
 import { backfill, backfillCommand } from './backfill.ts';
 import { dashboard, dashboardCommand } from './dashboard.ts';
 import { db, dbCommand } from './db.ts';
@@ -37,6 +38,7 @@ export const COMMANDS: [CommandDef, Handler][] = [
   [runsCommand, runs],
   [showCommand, show],
   [logsCommand, logs],
+  [assetsCommand, assets],
   [dashboardCommand, dashboard],
   [exportCommand, exportFlow],
   [dbCommand, db],

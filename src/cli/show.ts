@@ -4,6 +4,7 @@ import type { Run } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, JSON_OPTION } from './args.ts';
 import { paintState, span, table, taskLabel, when } from './format.ts';
 import { findProject, openProjectStore } from './project.ts';
+import { sizingLines } from './sizing-lines.ts';
 import { usageText } from './usage-text.ts';
 
 export const showCommand: CommandDef = {
@@ -67,6 +68,7 @@ export async function show(
       ];
     });
     out.push(table(['TASK', 'TRY', 'STATE', 'TOOK', 'EXIT', 'OUTPUT / MESSAGE'], rows));
+    out.push(...sizingLines(taskRuns));
     if (values.events) {
       out.push('', 'Events:');
       for (const e of events) {

@@ -1,6 +1,7 @@
 import type { Executor, ExecutorEvent, ResolvedTask } from '../executors/index.ts';
 import type { FlowSpec } from '../spec/index.ts';
 import type { Fence, Run, RunState, Store } from '../store/index.ts';
+import { assetOfRunKey } from './asset-triggers.ts';
 import { RunController, type RunProgress } from './run-controller.ts';
 
 export interface DriveRunOptions {
@@ -18,6 +19,8 @@ export interface DriveRunOptions {
   readonly onController?: (c: RunController) => void;
   /** The lease the run is driven under (see RunControllerOptions.fence). */
   readonly fence?: Fence;
+  /** The flow's source (for lines in run-time expression errors); read from the store if absent. */
+  readonly source?: { readonly path: string; readonly text: string };
 }
 
 /**
@@ -42,7 +45,10 @@ export async function driveRun(
   }
 }
 
-/** The controller of a run, with the latest asset metadata its expressions may read. */
+/**
+ * The controller of a run, with the asset metadata its expressions may read: the latest
+ * of every asset, and for a run an asset's materialisation triggered, that one.
+ */
 export async function prepareRun(
   opts: Omit<DriveRunOptions, 'signal' | 'onController'>,
 ): Promise<RunController> {
@@ -50,6 +56,11 @@ export async function prepareRun(
   const capacity = executor.capacity();
   const slots = capacity.totalSlots;
   const lanes = capacity.lanes;
+  let source = opts.source;
+  if (source === undefined) {
+    const version = await store.getFlowVersion(run.flowVersionId);
+    if (version) source = { path: version.sourcePath, text: version.sourceText };
+  }
   const controller = new RunController(run, opts.spec, {
     store,
     launcher: executor,
@@ -67,9 +78,20 @@ export async function prepareRun(
     runsDir: opts.runsDir,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.fence ? { fence: opts.fence } : {}),
+    ...(source ? { source } : {}),
+    // A pod's files are not on this machine: its tasks report their assets' metadata.
+    measurePaths: executor.name !== 'kubernetes',
   });
   const latestAssets: Record<string, Record<string, unknown>> = {};
   for (const a of await store.latestAssetEvents()) latestAssets[a.asset] = { ...a.metadata };
+  const trigger = run.trigger === 'asset' ? assetOfRunKey(run.runKey) : undefined;
+  if (trigger !== undefined) {
+    const [event] = await store.assetHistory(trigger.asset, {
+      beforeId: trigger.eventId + 1,
+      limit: 1,
+    });
+    if (event?.id === trigger.eventId) latestAssets[event.asset] = { ...event.metadata };
+  }
   controller.seedAssets(latestAssets);
   return controller;
 }

@@ -8,6 +8,7 @@
 import { dirname } from 'node:path';
 import { resolveParams } from '../spec/index.ts';
 import type { Backfill, FlowRecord, FlowVersion, Run, Store } from '../store/index.ts';
+import { fireAssetTriggers } from './asset-triggers.ts';
 import { createRunReporting } from './create-run.ts';
 import { type DataInterval, ScheduleCalendar } from './schedule-calendar.ts';
 
@@ -50,7 +51,8 @@ export function intervalRunKey(start: number): string {
 }
 
 /**
- * Creates every run due at `nowMs`. For each deployed, unpaused flow with a schedule:
+ * Creates every run due at `nowMs`. For each deployed, unpaused flow with `on.assets`:
+ * a run per new materialisation of those assets (see asset-triggers.ts). With a schedule:
  * the intervals that ended since its newest interval run (all of them with `catchup`,
  * else the latest), while fewer than `max_active_runs` of its scheduled runs are queued
  * or running. For each active backfill: the intervals of its range that have ended and
@@ -80,6 +82,12 @@ export async function fireDueRuns(
     if (flow.deployedVersionId === null || flow.paused) continue;
     try {
       await fireSchedule(store, flow, nowMs, maxPerFlow, cache, report);
+      const { version } = await deployed(store, flow, cache);
+      if (version.spec.onAssets !== undefined) {
+        const fired = await fireAssetTriggers(store, flow, version, nowMs, maxPerFlow);
+        report.created.push(...fired.created);
+        if (fired.held && !report.held.includes(flow.name)) report.held.push(flow.name);
+      }
     } catch (e) {
       report.errors.push({ flow: flow.name, error: asError(e) });
     }

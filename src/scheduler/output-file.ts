@@ -5,7 +5,12 @@ export const OUTPUT_LIMIT_BYTES = 1024 * 1024;
 
 export interface TaskOutput {
   readonly outputs: Record<string, unknown> | null;
-  readonly assets: { readonly asset: string; readonly metadata: Record<string, unknown> }[];
+  readonly assets: {
+    readonly asset: string;
+    readonly metadata: Record<string, unknown>;
+    /** The partition the line names, if any. */
+    readonly partition?: string;
+  }[];
   /** Set when the file broke the contract; the attempt fails with this message. */
   readonly problem?: string;
 }
@@ -39,7 +44,7 @@ export function readTaskOutput(path: string): TaskOutput {
     throw e;
   }
   let outputs: Record<string, unknown> | null = null;
-  const assets: { asset: string; metadata: Record<string, unknown> }[] = [];
+  const assets: TaskOutput['assets'][number][] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] ?? '').trim();
@@ -59,7 +64,14 @@ export function readTaskOutput(path: string): TaskOutput {
       const metadata = value.metadata ?? {};
       if (!isObject(metadata))
         return { outputs, assets, problem: `${where}: "metadata" must be an object` };
-      assets.push({ asset: value.asset, metadata });
+      const partition = value.partition;
+      if (partition !== undefined && partition !== null && typeof partition !== 'string')
+        return { outputs, assets, problem: `${where}: "partition" must be a string` };
+      assets.push({
+        asset: value.asset,
+        metadata,
+        ...(typeof partition === 'string' && partition !== '' && { partition }),
+      });
     } else {
       return {
         outputs,

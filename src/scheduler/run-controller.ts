@@ -7,7 +7,15 @@ import type {
   ResourceRequest,
   Usage,
 } from '../executors/index.ts';
-import { BatonError, type ExprContext, type FlowSpec, type TaskSpec } from '../spec/index.ts';
+import {
+  BatonError,
+  type ExprContext,
+  ExpressionError,
+  type FlowSpec,
+  sourceLocation,
+  type TaskSpec,
+  taskFieldPath,
+} from '../spec/index.ts';
 import {
   attemptFiles,
   type FailureReason,
@@ -22,9 +30,20 @@ import {
   type TaskState,
   type WaitReason,
 } from '../store/index.ts';
+import { type Measurements, materialisations, measureProduced } from './materialise.ts';
 import { readTaskOutput } from './output-file.ts';
 import { ReadyQueue } from './ready-queue.ts';
-import { evaluateIf, evaluateMap, type RunFacts, resolveTask, runContext } from './resolve-task.ts';
+import {
+  evaluateIf,
+  evaluateMap,
+  evaluateMaxParallel,
+  type ProducedAsset,
+  producedAssets,
+  type RunFacts,
+  resolveTask,
+  runContext,
+  decision as sizingDecision,
+} from './resolve-task.ts';
 import { decide, type TriggerDecision } from './trigger-rules.ts';
 import { maxParallelWait, resourcesWait, retryWait, slotWait } from './wait-reasons.ts';
 
@@ -60,6 +79,13 @@ interface Unit {
   ranFrom?: number;
   /** The wait reason last recorded on its row (its message), so it is written only on change. */
   waitingFor?: string | null;
+  /** Why the previous attempt failed (`last_failure` of this one); "" on the first. */
+  lastFailure: string;
+  /** A successful attempt's `produces`, rendered, and what Baton measured of them. */
+  produced?: ProducedAsset[];
+  measured?: Measurements;
+  /** What decided its resources, timeout and fan-out; stored when it starts. */
+  sizing?: Record<string, unknown>;
 }
 
 /** A task of the flow, with the counters that make readiness O(edges). */
@@ -77,6 +103,8 @@ interface TaskNode {
   childrenLeft: number;
   running: number;
   parked: Unit[];
+  /** `max_parallel` as resolved when the map was expanded. */
+  maxParallel?: number;
   /** The executor lane its attempts run in, when the executor routes to several. */
   lane?: Lane;
 }
@@ -139,6 +167,13 @@ export interface RunControllerOptions {
    * `LostOwnershipError`, leaving running attempts alone for the new owner to adopt.
    */
   readonly fence?: Fence;
+  /**
+   * Whether `produces` paths are on this machine to measure (default true); false for an
+   * executor whose tasks write elsewhere (a pod): their tasks report metadata themselves.
+   */
+  readonly measurePaths?: boolean;
+  /** The flow's file and text, so an expression failing at run time names its line. */
+  readonly source?: { readonly path: string; readonly text: string };
 }
 
 /** A batch write found the database in a state this controller did not expect. */
@@ -272,11 +307,17 @@ export class RunController {
     // Every attempt's log and output file lives flat in this one folder (see attemptFiles).
     mkdirSync(runDir(this.#opts.runsDir, this.run.id), { recursive: true });
     const latest = new Map<string, TaskRun>();
+    const reasons = new Map<string, string>();
     for (const r of rows) {
       const key = `${r.taskId}\u0000${r.mapIndex}`;
       const prev = latest.get(key);
       if (!prev || prev.attempt < r.attempt) latest.set(key, r);
+      reasons.set(`${key}\u0000${r.attempt}`, r.reason ?? '');
     }
+    const lastFailure = (unit: Unit): void => {
+      const key = `${unit.node.spec.id}\u0000${unit.mapIndex}\u0000${unit.attempt - 1}`;
+      unit.lastFailure = reasons.get(key) ?? '';
+    };
     const running: TaskRun[] = [];
     const waiting: Unit[] = [];
     for (const node of this.#nodes) {
@@ -286,6 +327,7 @@ export class RunController {
       node.state = parent.state;
       if (node.spec.map === undefined) {
         const unit = this.#unit(node, -1, parent);
+        lastFailure(unit);
         node.unit = unit;
         if (unit.state === 'running') {
           running.push(parent);
@@ -299,6 +341,7 @@ export class RunController {
           if (r.taskId !== node.spec.id || r.mapIndex < 0) continue;
           const unit = this.#unit(node, r.mapIndex, r);
           unit.item = (r.resolved as { item?: unknown } | null)?.item;
+          lastFailure(unit);
           node.children[r.mapIndex] = unit;
           if (unit.state === 'running') {
             running.push(r);
@@ -308,6 +351,9 @@ export class RunController {
           if (!FINAL.has(unit.state)) node.childrenLeft++;
         }
         if (node.state === 'success' || node.state === 'running') this.#setOutputs(node);
+        const resolvedLimit = (parent.sizing as { max_parallel?: { value?: unknown } } | null)
+          ?.max_parallel?.value;
+        if (typeof resolvedLimit === 'number') node.maxParallel = resolvedLimit;
       }
     }
     // Counters: each node learns the final states of its upstreams once.
@@ -352,7 +398,7 @@ export class RunController {
           ? this.#avgAttemptMs * 0.9 + took * 0.1
           : took;
       }
-      this.#finishUnit(unit, ev.exitCode, ev.reason, ev.message ?? null, ev.signal, ev.usage);
+      this.#finishAttempt(unit, ev.exitCode, ev.reason, ev.message ?? null, ev.signal, ev.usage);
     }
     this.#kick();
     return true;
@@ -370,7 +416,8 @@ export class RunController {
     if (unit?.state !== 'running' || status === 'running') return;
     if (status === 'lost')
       this.#finishUnit(unit, null, 'lost', message ?? 'the process is gone', undefined);
-    else this.#finishUnit(unit, exitCode, exitCode === null ? 'signal' : 'exit_code', null, signal);
+    else
+      this.#finishAttempt(unit, exitCode, exitCode === null ? 'signal' : 'exit_code', null, signal);
     this.#kick();
   }
 
@@ -422,6 +469,7 @@ export class RunController {
       outputs: row.outputs as Record<string, unknown> | null,
       retryAt: row.retryAt,
       waitingFor: row.waitReason?.message ?? null,
+      lastFailure: '',
     };
     this.#units.set(row.id, unit);
     return unit;
@@ -473,7 +521,7 @@ export class RunController {
       } catch (e) {
         this.#moveNode(node, 'pending', 'failed', {
           reason: 'expression',
-          message: (e as Error).message,
+          message: this.#located(e),
         });
         return;
       }
@@ -495,12 +543,18 @@ export class RunController {
       return;
     }
     let items: unknown[];
+    const sizing: Record<string, unknown> = {};
     try {
       items = evaluateMap(node.spec, this.#base);
+      const limit = evaluateMaxParallel(node.spec, this.#base);
+      if (limit !== undefined) node.maxParallel = limit;
+      sizing.map = sizingDecision(items.length, node.spec.map, this.#base, true);
+      if (limit !== undefined)
+        sizing.max_parallel = sizingDecision(limit, node.spec.maxParallel, this.#base);
     } catch (e) {
       this.#moveNode(node, 'pending', 'failed', {
         reason: 'expression',
-        message: (e as Error).message,
+        message: this.#located(e),
       });
       return;
     }
@@ -521,7 +575,7 @@ export class RunController {
       id: node.rowId,
       from: 'queued',
       to: 'running',
-      patch: { startedAt: at, resolved: { items: items.length } },
+      patch: { startedAt: at, resolved: { items: items.length }, sizing },
     });
     node.state = 'running';
     node.children = [];
@@ -537,6 +591,7 @@ export class RunController {
         state: 'queued',
         item,
         outputs: null,
+        lastFailure: '',
       };
       (node.children as Unit[])[mapIndex] = unit;
       this.#write(
@@ -602,13 +657,56 @@ export class RunController {
     if (FINAL.has(to)) this.#unitFinal(unit);
   }
 
-  #finishUnit(
+  /**
+   * An attempt ended. A success whose task `produces` a local path is measured first
+   * (streaming, off the event loop's critical path); everything else finishes at once.
+   */
+  #finishAttempt(
     unit: Unit,
     exitCode: number | null,
     reason: FinishReason,
     message: string | null,
     signal: string | undefined,
     usage?: Usage,
+  ): void {
+    const spec = unit.node.spec;
+    if (reason !== 'exit_code' || exitCode !== 0 || this.#cancelling) {
+      this.#finishUnit(unit, exitCode, reason, message, signal, usage);
+      return;
+    }
+    try {
+      unit.produced = producedAssets(spec, this.#facts, this.#unitRef(unit), this.#base);
+      if (this.#opts.measurePaths === false)
+        unit.produced = unit.produced.map(({ path: _elsewhere, ...p }) => p);
+    } catch (e) {
+      unit.produced = undefined;
+      this.#finishUnit(unit, null, 'expression', this.#located(e), undefined, usage);
+      return;
+    }
+    if (!unit.produced.some((p) => p.path !== undefined)) {
+      this.#finishUnit(unit, exitCode, reason, message, signal, usage);
+      return;
+    }
+    void measureProduced(unit.produced)
+      .catch((e: unknown) => ({ measured: new Map(), problem: (e as Error).message }))
+      .then(({ measured, problem }) => {
+        if (this.#failure) return;
+        unit.measured = measured;
+        if (problem === undefined) this.#finishUnit(unit, exitCode, reason, message, signal, usage);
+        else this.#finishUnit(unit, exitCode, 'exit_code', problem, signal, usage, true);
+        this.#kick();
+      });
+  }
+
+  #finishUnit(
+    unit: Unit,
+    exitCode: number | null,
+    reason: FinishReason | 'expression',
+    message: string | null,
+    signal: string | undefined,
+    usage?: Usage,
+    /** The task exited 0 but broke the contract (`message` says how): a failure. */
+    broken = false,
   ): void {
     this.#inFlight--;
     unit.node.running--;
@@ -627,23 +725,25 @@ export class RunController {
       failure = 'cancelled';
       patch.message = message ?? 'cancelled';
     } else if (reason === 'exit_code' && exitCode === 0) {
-      const out = readTaskOutput(files.output);
-      if (out.problem) {
+      const out = broken ? undefined : readTaskOutput(files.output);
+      if (out === undefined || out.problem !== undefined) {
         failure = 'exit_code';
-        patch.message = out.problem;
+        patch.message = out?.problem ?? message;
         state = 'failed';
       } else {
         state = 'success';
         unit.outputs = out.outputs;
         patch.outputs = out.outputs;
-        for (const a of out.assets) {
-          this.#assetsCtx[a.asset] = a.metadata;
+        for (const m of materialisations(unit.produced ?? [], out.assets, unit.measured)) {
+          // `assets.<key>` in later tasks of this run: what this run produced.
+          this.#assetsCtx[m.asset] = m.metadata;
           this.#write({
             kind: 'asset',
             runId: this.run.id,
             taskRunId: unit.rowId,
-            asset: a.asset,
-            metadata: a.metadata,
+            asset: m.asset,
+            metadata: m.metadata,
+            partition: m.partition,
           });
         }
       }
@@ -657,13 +757,16 @@ export class RunController {
           : reason === 'signal'
             ? `killed by ${signal ?? 'a signal'}`
             : reason === 'timeout'
-              ? `timed out after ${unit.node.spec.timeoutMs} ms`
+              ? `timed out${unit.node.spec.timeoutMs === undefined ? '' : ` after ${unit.node.spec.timeoutMs} ms`}`
               : reason);
     }
     patch.reason = failure;
     if (usage?.peakMemoryBytes !== undefined) patch.peakMemoryBytes = usage.peakMemoryBytes;
     if (usage?.cpuMs !== undefined) patch.cpuMs = usage.cpuMs;
+    unit.produced = undefined;
+    unit.measured = undefined;
     if (state === 'failed' && unit.attempt <= unit.node.spec.retries) {
+      unit.lastFailure = failure ?? '';
       const spec = unit.node.spec;
       const delay = Math.min(
         spec.retryDelayMs * spec.retryBackoff ** (unit.attempt - 1),
@@ -758,6 +861,32 @@ export class RunController {
 
   // --- launching and writing -----------------------------------------------------------
 
+  #unitRef(unit: Unit) {
+    const files = this.#files(unit);
+    return {
+      taskRunId: unit.rowId,
+      mapIndex: unit.mapIndex,
+      attempt: unit.attempt,
+      lastFailure: unit.lastFailure,
+      item: unit.item,
+      logPath: files.log,
+      outputPath: files.output,
+    };
+  }
+
+  /**
+   * The message of an expression that failed on this run's data, led by where the flow
+   * writes it (`flows/sales.yaml:14: task "clean": resources.memory: …`).
+   */
+  #located(e: unknown): string {
+    const message = e instanceof Error ? e.message : String(e);
+    const source = this.#opts.source;
+    if (!(e instanceof ExpressionError) || source === undefined) return message;
+    const { task, field } = e.details as { task?: unknown; field?: unknown };
+    if (typeof task !== 'string' || typeof field !== 'string') return message;
+    return `${sourceLocation(source.path, source.text, taskFieldPath(task, field))}: ${message}`;
+  }
+
   #files(unit: Unit): { log: string; output: string } {
     return attemptFiles(this.#opts.runsDir, {
       runId: this.run.id,
@@ -775,9 +904,10 @@ export class RunController {
     while (this.#inFlight < this.#limit && this.#ready.size > 0 && !this.#cancelling) {
       const unit = this.#ready.pop() as Unit;
       const node = unit.node;
-      if (node.spec.maxParallel !== undefined && node.running >= node.spec.maxParallel) {
+      const maxParallel = node.maxParallel;
+      if (maxParallel !== undefined && node.running >= maxParallel) {
         node.parked.push(unit);
-        this.#recordWait(unit, maxParallelWait(node.spec.id, node.spec.maxParallel, this.#now()));
+        this.#recordWait(unit, maxParallelWait(node.spec.id, maxParallel, this.#now()));
         continue;
       }
       const lane = node.lane;
@@ -785,29 +915,23 @@ export class RunController {
         lane.parked.push(unit);
         continue;
       }
-      const files = this.#files(unit);
       let task: ResolvedTask;
+      let sizing: Record<string, unknown>;
       try {
-        task = resolveTask(
+        ({ sizing, ...task } = resolveTask(
           node.spec,
           this.#facts,
-          {
-            taskRunId: unit.rowId,
-            mapIndex: unit.mapIndex,
-            attempt: unit.attempt,
-            item: unit.item,
-            logPath: files.log,
-            outputPath: files.output,
-          },
+          this.#unitRef(unit),
           this.#base,
-        );
+        ));
       } catch (e) {
         this.#moveUnit(unit, 'queued', 'failed', {
           reason: 'expression',
-          message: (e as Error).message,
+          message: this.#located(e),
         });
         continue;
       }
+      unit.sizing = sizing;
       const fit = this.#fit(task, picked);
       if (fit.fits === 'never') {
         this.#moveUnit(unit, 'queued', 'failed', { reason: 'unschedulable', message: fit.message });
@@ -833,6 +957,8 @@ export class RunController {
       startedAt: this.#now(),
       resolved: { ...task, item: unit.item },
     };
+    if (unit.sizing && Object.keys(unit.sizing).length > 0) patch.sizing = unit.sizing;
+    unit.sizing = undefined;
     if (unit.waitingFor) patch.waitReason = null;
     unit.waitingFor = null;
     this.#moveUnit(unit, 'queued', 'running', patch);

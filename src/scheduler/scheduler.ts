@@ -396,6 +396,7 @@ export class Scheduler {
         run,
         spec: version.spec,
         runsDir: this.#o.runsDir,
+        source: { path: version.sourcePath, text: version.sourceText },
         fence: { runId: run.id, owner: this.id, epoch: run.ownerEpoch, leaseMs: this.#o.leaseMs },
         onProgress: (p) => this.#o.hooks.onProgress?.(run, p),
       });

@@ -11,7 +11,7 @@ import { celOf, expectKind, member, Ref, templateOf, type Untyped } from './ref.
 /** Task settings that mean the same as in a flow file (docs/flows.md). */
 type TaskSettings = Omit<
   TaskFile,
-  'run' | 'function' | 'needs' | 'env' | 'if' | 'map' | 'resources' | 'produces'
+  'run' | 'function' | 'needs' | 'env' | 'if' | 'map' | 'max_parallel' | 'resources' | 'produces'
 >;
 
 /** What any task may say: the flow file's task keys, with references where templates go. */
@@ -23,6 +23,8 @@ export interface TaskOptions<A extends string = never> extends TaskSettings {
   readonly if?: boolean | string | Ref<boolean>;
   /** Fan out: one task run per item of this list. */
   readonly map?: readonly unknown[] | Ref<readonly unknown[]>;
+  /** At most this many map items at once: a number, or an expression computed with the map. */
+  readonly max_parallel?: number | Ref<number>;
   /** Numbers, or expressions computed when the task becomes ready (memory in bytes). */
   readonly resources?: {
     readonly cpu?: number | Ref<number>;
@@ -30,7 +32,11 @@ export interface TaskOptions<A extends string = never> extends TaskSettings {
   };
   /** Assets the task writes, by key; `task.assets.<key>` refers to their metadata. */
   readonly produces?: {
-    readonly [K in A]: { readonly path?: string; readonly description?: string } | null;
+    readonly [K in A]: {
+      readonly path?: string;
+      readonly partition?: string;
+      readonly description?: string;
+    } | null;
   };
 }
 
@@ -161,6 +167,7 @@ export function taskFile(
   const where = `task "${id}"`;
   expectKind(options.map, ['list'], `${where}: "map"`, 'a list');
   expectKind(options.if, ['bool'], `${where}: "if"`, 'true or false');
+  expectKind(options.max_parallel, ['number'], `${where}: "max_parallel"`, 'a number');
   expectKind(options.resources?.cpu, ['number'], `${where}: "resources.cpu"`, 'a number');
   expectKind(options.resources?.memory, ['number'], `${where}: "resources.memory"`, 'a number');
   const file: Record<string, unknown> = { ...rest };
@@ -172,6 +179,7 @@ export function taskFile(
   }
   if (options.if !== undefined) file.if = templateOf(options.if);
   if (options.map !== undefined) file.map = templateOf(options.map);
+  if (options.max_parallel !== undefined) file.max_parallel = templateOf(options.max_parallel);
   if (options.resources !== undefined) {
     file.resources = Object.fromEntries(
       Object.entries(options.resources).map(([k, v]) => [k, templateOf(v)] as const),

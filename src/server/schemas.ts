@@ -68,6 +68,11 @@ export const TaskRun = z
       .nullable()
       .describe('CPU time of the attempt’s process tree (user + system, ms)'),
     waitReason: WaitReason.nullable().describe('why the scheduler holds it, while it waits'),
+    sizing: json
+      .nullable()
+      .describe(
+        'Resources, timeout and fan-out the attempt was given, by field: {value, expression?, inputs?}; inputs are the values the expression read',
+      ),
   })
   .meta({ id: 'TaskRun' });
 
@@ -92,6 +97,7 @@ export const AssetEvent = z
     taskRunId: z.number().int(),
     at: ms,
     metadata: json,
+    partition: z.string().nullable().describe('the partition materialised; null: unpartitioned'),
   })
   .meta({ id: 'AssetEvent' });
 

@@ -13,7 +13,16 @@ import { toJsonValue } from './cel-values.ts';
 import { ExpressionError } from './errors.ts';
 
 /** Names an expression may use at its root, in the order error messages list them. */
-export const ROOT_NAMES = ['params', 'run', 'tasks', 'assets', 'item', 'index', 'attempt'] as const;
+export const ROOT_NAMES = [
+  'params',
+  'run',
+  'tasks',
+  'assets',
+  'item',
+  'index',
+  'attempt',
+  'last_failure',
+] as const;
 
 /** Unit constants: sizes in bytes, durations in milliseconds, all ints. */
 export const UNIT_CONSTANTS: Readonly<Record<string, bigint>> = {
@@ -63,6 +72,8 @@ function createEnvironment(): Environment {
     .registerVariable('item', 'dyn')
     .registerVariable('index', 'int')
     .registerVariable('attempt', 'int')
+    // Why the previous attempt failed (`oom_killed`, `timeout`, `exit_code`, …); "" on the first.
+    .registerVariable('last_failure', 'string')
     .registerVariable('env', 'map');
   for (const [name, value] of Object.entries(UNIT_CONSTANTS))
     env.registerConstant(name, 'int', value);

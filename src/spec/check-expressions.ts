@@ -109,11 +109,15 @@ function templateFields(task: Readonly<Record<string, unknown>>): [NodePath, str
   }
   for (const [name, value] of entries(task.env)) add(['env', name], value);
   add(['workdir'], task.workdir);
+  add(['timeout'], task.timeout);
+  add(['max_parallel'], task.max_parallel);
   for (const [name, value] of entries(task.resources)) {
     if (name === 'cpu' || name === 'memory') add(['resources', name], value);
   }
   for (const [key, value] of entries(task.produces)) {
-    if (isRecord(value)) add(['produces', key, 'path'], value.path);
+    if (!isRecord(value)) continue;
+    add(['produces', key, 'path'], value.path);
+    add(['produces', key, 'partition'], value.partition);
   }
   if (isRecord(task.cache)) add(['cache', 'key'], task.cache.key);
   return out;

@@ -24,6 +24,11 @@ export interface ExprContext {
   readonly item?: unknown;
   readonly index?: number;
   readonly attempt?: number;
+  /**
+   * `last_failure`: the reason the previous attempt failed (`oom_killed`, `timeout`,
+   * `exit_code`, `lost`, …), the empty string on the first attempt.
+   */
+  readonly lastFailure?: string;
   readonly env?: Readonly<Record<string, string>>;
 }
 
@@ -191,6 +196,7 @@ function celContextOf(ctx: ExprContext): Record<string, unknown> {
   if (ctx.item !== undefined) cel.item = toCelValue(ctx.item);
   if (ctx.index !== undefined) cel.index = toCelValue(ctx.index);
   if (ctx.attempt !== undefined) cel.attempt = toCelValue(ctx.attempt);
+  if (ctx.lastFailure !== undefined) cel.last_failure = ctx.lastFailure;
   if (ctx.env !== undefined) cel.env = toCelValue(ctx.env);
   return cel;
 }

@@ -68,13 +68,19 @@ export interface TaskSpec {
   readonly retryDelayMs: number;
   readonly retryBackoff: number;
   readonly timeoutMs?: number;
+  /** A `timeout` written as an expression, resolved per attempt (then `timeoutMs` is absent). */
+  readonly timeout?: string;
   readonly pool?: string;
   readonly priority: number;
   readonly executor?: ExecutorName;
   /** Expression (without `${{ }}`) yielding a list, or a literal list. */
   readonly map?: string | readonly unknown[];
-  readonly maxParallel?: number;
-  readonly produces: Readonly<Record<string, { readonly path?: string }>>;
+  /** A number, or a template resolved when the map is expanded. */
+  readonly maxParallel?: number | string;
+  /** Templates, rendered after a successful attempt. */
+  readonly produces: Readonly<
+    Record<string, { readonly path?: string; readonly partition?: string }>
+  >;
   readonly consumes: readonly string[];
   readonly cache?: { readonly key: string; readonly ttlMs?: number };
   /** Numbers, or templates resolved when the task becomes ready. */
@@ -87,6 +93,8 @@ export interface FlowSpec {
   readonly flow: string;
   readonly description?: string;
   readonly schedule: readonly ScheduleSpec[];
+  /** `on.assets`: a run per new materialisation of any of these assets. Absent: none. */
+  readonly onAssets?: readonly string[];
   /** As written (local time in the first schedule's zone); absent: from the first deploy. */
   readonly startDate?: string;
   /** As written, inclusive (a date alone means the whole day). */

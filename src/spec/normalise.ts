@@ -35,6 +35,7 @@ export function normaliseFlow(file: FlowFile, order: readonly string[]): FlowSpe
       cron: s.cron,
       timezone: s.timezone ?? DEFAULT_TIMEZONE,
     })),
+    ...(file.on !== undefined && { onAssets: [...new Set(file.on.assets)] }),
     ...(file.start_date !== undefined && { startDate: file.start_date }),
     ...(file.end_date !== undefined && { endDate: file.end_date }),
     catchup: file.catchup ?? false,
@@ -54,9 +55,12 @@ function normaliseTask(
   const image = task.image ?? defaults.image;
   const pool = task.pool ?? defaults.pool;
   const executor = task.executor ?? defaults.executor;
-  const produces: Record<string, { path?: string }> = {};
+  const produces: Record<string, { path?: string; partition?: string }> = {};
   for (const [key, asset] of Object.entries(task.produces ?? {})) {
-    produces[key] = asset?.path === undefined ? {} : { path: asset.path };
+    produces[key] = {
+      ...(asset?.path !== undefined && { path: asset.path }),
+      ...(asset?.partition !== undefined && { partition: asset.partition }),
+    };
   }
   const resources: { cpu?: number | string; memory?: number | string } = {};
   if (task.resources?.cpu !== undefined) resources.cpu = task.resources.cpu;
@@ -75,7 +79,9 @@ function normaliseTask(
     retries: task.retries ?? defaults.retries ?? 0,
     retryDelayMs: durationMs(task.retry_delay ?? defaults.retry_delay) ?? 0,
     retryBackoff: task.retry_backoff ?? defaults.retry_backoff ?? 1,
-    ...(timeout !== undefined && { timeoutMs: durationMs(timeout) }),
+    ...(typeof timeout === 'string' && timeout.includes('${{')
+      ? { timeout }
+      : timeout !== undefined && { timeoutMs: durationMs(timeout) }),
     ...(pool !== undefined && { pool }),
     priority: task.priority ?? 0,
     ...(executor !== undefined && { executor }),

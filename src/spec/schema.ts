@@ -65,17 +65,25 @@ export const retrySchema = {
   retry_backoff: z.number().min(1).optional().meta({
     description: 'Multiplier of the delay after each failed attempt (2 doubles it). Default 1.',
   }),
-  timeout: duration
+  timeout: z
+    .union([duration, z.string().regex(/\$\{\{/)])
     .optional()
-    .meta({ description: 'Kill the task (its whole process group) after this long.' }),
+    .meta({
+      description:
+        'Kill the task (its whole process group) after this long. An expression gives a duration text ("15m") or milliseconds (`${{ 2 * h }}`).',
+    }),
 };
 
 export const producesSchema = z
   .strictObject({
-    path: z
-      .string()
-      .optional()
-      .meta({ description: 'Where the task writes the asset; Baton measures it.' }),
+    path: z.string().optional().meta({
+      description:
+        'Where the task writes the asset (a file or a folder, relative to the working directory; may hold ${{ … }}): after a success Baton records its bytes, files and, for CSV and JSON-lines files, rows.',
+    }),
+    partition: z.string().optional().meta({
+      description:
+        'The partition this run materialises, e.g. "${{ run.date }}". Default: none (or what the task reports).',
+    }),
     description: z.string().optional(),
   })
   .meta({ description: 'An asset this task produces.' });
@@ -191,11 +199,9 @@ export const taskSchema = z
         description:
           'Fan out: one task run per item of this list (an expression or a literal list).',
       }),
-    max_parallel: z
-      .int()
-      .positive()
+    max_parallel: expressionOr(z.int().positive())
       .optional()
-      .meta({ description: 'At most this many map items at once.' }),
+      .meta({ description: 'At most this many map items at once (a number or an expression).' }),
     produces: z
       .record(z.string(), z.union([producesSchema, z.null()]))
       .optional()
@@ -224,6 +230,15 @@ export const flowSchema = z
       .meta({ description: 'Unique flow name: [a-z][a-z0-9_-]*.', pattern: ID_PATTERN.source }),
     description: z.string().optional(),
     schedule: z.array(scheduleSchema).optional(),
+    on: z
+      .strictObject({
+        assets: z.array(z.string()).min(1).meta({
+          description:
+            'Run once per new materialisation of any of these assets (by any flow): data-aware scheduling.',
+        }),
+      })
+      .optional()
+      .meta({ description: 'Events that start a run of the flow.' }),
     start_date: z.string().optional().meta({
       description:
         "First logical date of the schedule: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], local time in the (first) schedule's time zone. Default: when the flow is first deployed.",

@@ -99,6 +99,8 @@ export function validateFlow(doc: unknown): FlowCheck {
     );
   }
 
+  checkAssetTriggers(doc.on, tasks, add);
+
   const names: FlowNames = {
     params: Object.keys(params),
     allTasks: ids,
@@ -240,6 +242,30 @@ export function fitsType(value: unknown, type: string): boolean {
   }
 }
 
+const ASSET_RULE = 'use lower-case letters, digits, "_", ".", "/" and "-", starting with a letter';
+
+/**
+ * `on.assets`: valid keys, and none the flow produces itself: each of its runs would
+ * materialise the asset again and start the next run, forever.
+ */
+function checkAssetTriggers(on: unknown, tasks: Record<string, unknown>, add: Add): void {
+  if (!isRecord(on)) return;
+  const produced = new Map<string, string>();
+  for (const [id, task] of Object.entries(tasks)) {
+    if (isRecord(task) && isRecord(task.produces))
+      for (const key of Object.keys(task.produces)) produced.set(key, id);
+  }
+  for (const [key, i] of strings(on.assets)) {
+    if (!ASSET_KEY_PATTERN.test(key))
+      add(['on', 'assets', i], `asset key "${key}" is not allowed: ${ASSET_RULE}`);
+    else if (produced.has(key))
+      add(
+        ['on', 'assets', i],
+        `the flow runs on asset "${key}", which its own task "${produced.get(key)}" produces: every run would start the next one`,
+      );
+  }
+}
+
 // Per-task rules that the schema cannot say: they relate two keys, or constrain names.
 function checkTaskShape(id: string, task: Record<string, unknown>, add: Add): void {
   const where = `task "${id}": `;
@@ -261,7 +287,7 @@ function checkTaskShape(id: string, task: Record<string, unknown>, add: Add): vo
       'key',
     );
   }
-  const assetRule = 'use lower-case letters, digits, "_", ".", "/" and "-", starting with a letter';
+  const assetRule = ASSET_RULE;
   if (isRecord(task.produces)) {
     for (const key of Object.keys(task.produces)) {
       if (!ASSET_KEY_PATTERN.test(key))

@@ -110,6 +110,7 @@ export const TABLES: readonly TableDef[] = [
       'peak_memory_bytes',
       'cpu_ms',
       'wait_reason',
+      'sizing',
     ],
   },
   {
@@ -122,7 +123,12 @@ export const TABLES: readonly TableDef[] = [
     name: 'asset_events',
     key: 'id',
     identity: true,
-    columns: ['id', 'asset', 'run_id', 'task_run_id', 'at', 'metadata'],
+    columns: ['id', 'asset', 'run_id', 'task_run_id', 'at', 'metadata', 'partition'],
+  },
+  {
+    name: 'asset_cursors',
+    key: 'key',
+    columns: ['key', 'flow', 'asset', 'last_event_id', 'updated_at'],
   },
   {
     name: 'commands',

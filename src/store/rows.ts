@@ -146,6 +146,7 @@ export function toTaskRun(r: Row): TaskRun {
     peakMemoryBytes: intOrNull(r.peak_memory_bytes),
     cpuMs: intOrNull(r.cpu_ms),
     waitReason: jsonOrNull(r.wait_reason) as WaitReason | null,
+    sizing: jsonOrNull(r.sizing),
   };
 }
 
@@ -172,6 +173,7 @@ export function toAssetEvent(r: Row): AssetEvent {
     taskRunId: int(r.task_run_id),
     at: int(r.at),
     metadata: JSON.parse(text(r.metadata)) as Json,
+    partition: textOrNull(r.partition),
   };
 }
 
@@ -206,6 +208,7 @@ const PATCH_COLUMNS: ReadonlyArray<readonly [keyof TaskRunPatch, string, boolean
   ['peakMemoryBytes', 'peak_memory_bytes', false],
   ['cpuMs', 'cpu_ms', false],
   ['waitReason', 'wait_reason', true],
+  ['sizing', 'sizing', true],
 ];
 
 /**

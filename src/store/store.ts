@@ -97,6 +97,20 @@ export interface Store {
   listAssetEvents(asset?: string): Promise<AssetEvent[]>;
   /** The newest event of every asset (one per asset key), by asset key. */
   latestAssetEvents(): Promise<AssetEvent[]>;
+  /**
+   * Materialisations of one asset with an id above `afterId` and recorded at or after
+   * `sinceMs`, oldest first, at most `limit`: what an `on: assets` trigger has not served.
+   */
+  assetEventsAfter(
+    asset: string,
+    afterId: number,
+    sinceMs: number,
+    limit: number,
+  ): Promise<AssetEvent[]>;
+  /** The newest materialisation of `asset` that has had its run of `flow`; null: none yet. */
+  getAssetCursor(flow: string, asset: string): Promise<number | null>;
+  /** Moves the cursor of (flow, asset) to `eventId`; never backwards. */
+  setAssetCursor(flow: string, asset: string, eventId: number, at: number): Promise<void>;
 
   /**
    * A small value an executor keeps across restarts (the Kubernetes executor's watch

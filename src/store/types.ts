@@ -62,7 +62,7 @@ export type FailureReason =
   | 'deadline_exceeded'
   | 'container_config';
 
-export type TriggerKind = 'manual' | 'schedule' | 'backfill' | 'api';
+export type TriggerKind = 'manual' | 'schedule' | 'backfill' | 'api' | 'asset';
 
 export interface FlowVersion {
   readonly id: number;
@@ -277,6 +277,11 @@ export interface TaskRun {
    * (an attempt left `up_for_retry` keeps its retry reason as history).
    */
   readonly waitReason: WaitReason | null;
+  /**
+   * What the attempt was given (resources, timeout; for a map's parent row the fan-out)
+   * and what decided it: `{memory: {value, expression?, inputs?}, …}` (see `Sizing`).
+   */
+  readonly sizing: Readonly<Record<string, unknown>> | null;
 }
 
 /** What a waiting task run waits for, as the scheduler recorded it. */
@@ -322,6 +327,7 @@ export interface TaskRunPatch {
   readonly peakMemoryBytes?: number | null;
   readonly cpuMs?: number | null;
   readonly waitReason?: WaitReason | null;
+  readonly sizing?: Readonly<Record<string, unknown>> | null;
 }
 
 /** One write in a batch; all writes of a batch commit together or not at all. */
@@ -348,6 +354,8 @@ export type TaskRunWrite =
       readonly taskRunId: number;
       readonly asset: string;
       readonly metadata: Readonly<Record<string, unknown>>;
+      /** The partition materialised; absent or null: unpartitioned. */
+      readonly partition?: string | null;
     };
 
 /** What a batch did: for each write in order, whether it applied, and new ids of inserts. */
@@ -377,6 +385,8 @@ export interface AssetEvent {
   readonly taskRunId: number;
   readonly at: number;
   readonly metadata: Readonly<Record<string, unknown>>;
+  /** The partition materialised, or null. */
+  readonly partition: string | null;
 }
 
 export interface RunFilter {

@@ -113,6 +113,11 @@ export interface TaskRun {
   peakMemoryBytes: number | null;
   cpuMs: number | null;
   waitReason: { kind: string; message: string; since: number; until?: number } | null;
+  /** Resources, timeout and fan-out the attempt was given, and the values that decided them. */
+  sizing?: Record<
+    string,
+    { value: number; expression?: string; inputs?: Record<string, unknown> }
+  > | null;
 }
 
 export interface ParamSpec {

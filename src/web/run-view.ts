@@ -5,6 +5,7 @@ import { get, type Run, type TaskRun } from './api.ts';
 import { badge, bytes, duration, h, link, replace, taskLabel, when } from './dom.ts';
 import { gantt } from './gantt.ts';
 import { drawGraph, type GraphTask, MAX_GRAPH_TASKS } from './graph-view.ts';
+import { sizingNote } from './sizing.ts';
 import type { RouteArgs, View } from './view.ts';
 
 interface RunDetail {
@@ -97,6 +98,7 @@ export async function runView(args: RouteArgs): Promise<View> {
           d.waiting[t.id] ? h('span', { class: 'why' }, d.waiting[t.id]) : null,
           t.state === 'success' && t.outputs ? JSON.stringify(t.outputs) : (t.message ?? ''),
           usage(t) ? h('span', { class: 'usage' }, usage(t)) : null,
+          sizingNote(t.sizing),
         ),
         h(
           'td',

@@ -51,7 +51,7 @@ describe('checking expressions', () => {
 
   it('reports unknown names, item/index outside a map and env where not allowed', () => {
     assert.deepEqual(messages('${{ foo + 1 }}'), [
-      'unknown name "foo" (available: params, run, tasks, assets, item, index, attempt)',
+      'unknown name "foo" (available: params, run, tasks, assets, item, index, attempt, last_failure)',
     ]);
     assert.deepEqual(messages('${{ item }} ${{ index }}'), [
       '"item" is only available in a task with map',
@@ -70,7 +70,7 @@ describe('checking expressions', () => {
 
   it('does not take macro variables for context names', () => {
     assert.deepEqual(messages('${{ [1, 2].map(x, x * 2) }} ${{ [1].exists(y, y == foo) }}'), [
-      'unknown name "foo" (available: params, run, tasks, assets, item, index, attempt)',
+      'unknown name "foo" (available: params, run, tasks, assets, item, index, attempt, last_failure)',
     ]);
   });
 

@@ -487,6 +487,71 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(await store.listAssetEvents('nothing'), []);
     });
 
+    it('asset events keep their partition; assetEventsAfter serves a trigger cursor', async (t) => {
+      const store = await fresh(t);
+      const [a] = await runWithTasks(store);
+      const write = (partition: string | null, at: number) =>
+        store.writeBatch(
+          [{ kind: 'asset', runId: 'r1', taskRunId: a, asset: 'raw', metadata: {}, partition }],
+          at,
+        );
+      await write('2026-11-01', 10);
+      await write(null, 20);
+      await write('2026-11-02', 30);
+      const all = await store.listAssetEvents('raw');
+      assert.deepEqual(
+        all.map((e) => e.partition),
+        ['2026-11-01', null, '2026-11-02'],
+      );
+      const [first, second, third] = all.map((e) => e.id) as [number, number, number];
+      assert.deepEqual(
+        (await store.assetEventsAfter('raw', first, 0, 10)).map((e) => e.id),
+        [second, third],
+      );
+      assert.deepEqual(
+        (await store.assetEventsAfter('raw', 0, 25, 10)).map((e) => e.id),
+        [third],
+        'only those recorded since the given time',
+      );
+      assert.deepEqual(
+        (await store.assetEventsAfter('raw', 0, 0, 1)).map((e) => e.id),
+        [first],
+      );
+      assert.deepEqual(await store.assetEventsAfter('other', 0, 0, 10), []);
+    });
+
+    it('asset cursors start unset and only move forward', async (t) => {
+      const store = await fresh(t);
+      assert.equal(await store.getAssetCursor('report', 'raw'), null);
+      await store.setAssetCursor('report', 'raw', 5, 1);
+      await store.setAssetCursor('report', 'raw', 3, 2);
+      await store.setAssetCursor('report', 'other', 9, 3);
+      assert.equal(await store.getAssetCursor('report', 'raw'), 5);
+      assert.equal(await store.getAssetCursor('report', 'other'), 9);
+      assert.equal(await store.getAssetCursor('audit', 'raw'), null);
+    });
+
+    it('a task run keeps the sizing a move or patch recorded', async (t) => {
+      const store = await fresh(t);
+      const [a] = await runWithTasks(store);
+      const sizing = {
+        memory: {
+          value: 3 * 1024 ** 3,
+          expression: 'assets.raw.bytes * 3',
+          inputs: { 'assets.raw.bytes': 1024 ** 3 },
+        },
+      };
+      assert.equal((await store.getTaskRun(a))?.sizing, null);
+      await store.writeBatch(
+        [
+          { kind: 'move', id: a, from: 'pending', to: 'queued' },
+          { kind: 'move', id: a, from: 'queued', to: 'running', patch: { sizing } },
+        ],
+        5,
+      );
+      assert.deepEqual((await store.getTaskRun(a))?.sizing, sizing);
+    });
+
     it('addEvent appends a run-level event after the existing ones', async (t) => {
       const store = await fresh(t);
       await runWithTasks(store);

@@ -190,6 +190,18 @@ ALTER TABLE task_runs ADD COLUMN wait_reason text;
 `;
 
 /** Every migration, in order; numbers and meaning match the SQLite list. */
+const assets = `
+ALTER TABLE task_runs ADD COLUMN sizing text;
+ALTER TABLE asset_events ADD COLUMN partition text;
+CREATE TABLE asset_cursors (
+  key           text PRIMARY KEY,
+  flow          text NOT NULL,
+  asset         text NOT NULL,
+  last_event_id bigint NOT NULL,
+  updated_at    bigint NOT NULL
+);
+`;
+
 export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
   { version: 2, name: 'run leases and schedulers', sql: runLeases },
@@ -197,6 +209,7 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'dashboard: commands, runs by state', sql: dashboard },
   { version: 5, name: 'executor state', sql: executorState },
   { version: 6, name: 'task run usage and wait reasons', sql: usageAndWaits },
+  { version: 7, name: 'assets: sizing, partitions, asset triggers', sql: assets },
 ];
 
 export const PG_LATEST_VERSION: number = PG_MIGRATIONS.at(-1)?.version ?? 0;

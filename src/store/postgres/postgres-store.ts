@@ -112,6 +112,7 @@ const PATCH_TYPES = [
   'bigint',
   'bigint',
   'text',
+  'text',
 ];
 const RECEIPT_KEEP_MS = 3_600_000;
 const ignore = () => {};
@@ -452,6 +453,40 @@ export class PostgresStore implements Store, CopyableStore {
             [asset],
           );
     return rows.map(toAssetEvent);
+  }
+
+  async assetEventsAfter(
+    asset: string,
+    afterId: number,
+    sinceMs: number,
+    limit: number,
+  ): Promise<AssetEvent[]> {
+    return (
+      await this.#query(
+        'asset events after',
+        'SELECT * FROM asset_events WHERE asset = $1 AND id > $2 AND at >= $3 ORDER BY id LIMIT $4',
+        [asset, afterId, sinceMs, limit],
+      )
+    ).map(toAssetEvent);
+  }
+
+  async getAssetCursor(flow: string, asset: string): Promise<number | null> {
+    const rows = await this.#query(
+      'get asset cursor',
+      'SELECT last_event_id FROM asset_cursors WHERE key = $1',
+      [`${flow}:${asset}`],
+    );
+    return rows[0] === undefined ? null : Number(rows[0].last_event_id);
+  }
+
+  async setAssetCursor(flow: string, asset: string, eventId: number, at: number): Promise<void> {
+    await this.#query(
+      'set asset cursor',
+      `INSERT INTO asset_cursors (key, flow, asset, last_event_id, updated_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (key) DO UPDATE SET last_event_id = greatest(asset_cursors.last_event_id, excluded.last_event_id),
+         updated_at = excluded.updated_at`,
+      [`${flow}:${asset}`, flow, asset, eventId, at],
+    );
   }
 
   async latestAssetEvents(): Promise<AssetEvent[]> {
@@ -969,6 +1004,7 @@ export class PostgresStore implements Store, CopyableStore {
       run: [] as string[],
       taskRun: [] as number[],
       meta: [] as string[],
+      partition: [] as Array<string | null>,
     };
     writes.forEach((w, i) => {
       if (w.kind === 'move' || w.kind === 'patch') {
@@ -1004,6 +1040,7 @@ export class PostgresStore implements Store, CopyableStore {
         asset.run.push(w.runId);
         asset.taskRun.push(w.taskRunId);
         asset.meta.push(JSON.stringify(w.metadata));
+        asset.partition.push(w.partition ?? null);
       }
     });
     const n = PATCH_COLUMN_NAMES.length;
@@ -1041,9 +1078,9 @@ export class PostgresStore implements Store, CopyableStore {
         RETURNING id, run_id, task_id, map_index, attempt
       ),
       ae AS (
-        INSERT INTO asset_events (asset, run_id, task_run_id, at, metadata)
-        SELECT a, r, tr, ${p(next)}, md
-        FROM unnest(${p(next + 9)}::text[], ${p(next + 10)}::text[], ${p(next + 11)}::bigint[], ${p(next + 12)}::text[]) AS y(a, r, tr, md)
+        INSERT INTO asset_events (asset, run_id, task_run_id, at, metadata, partition)
+        SELECT a, r, tr, ${p(next)}, md, pt
+        FROM unnest(${p(next + 9)}::text[], ${p(next + 10)}::text[], ${p(next + 11)}::bigint[], ${p(next + 12)}::text[], ${p(next + 13)}::text[]) AS y(a, r, tr, md, pt)
         WHERE (SELECT ok FROM ok)
       ),
       res AS (
@@ -1081,6 +1118,7 @@ export class PostgresStore implements Store, CopyableStore {
       asset.run,
       asset.taskRun,
       asset.meta,
+      asset.partition,
     ];
     type Raw = { applied: number[]; inserted: Array<[number, string, string, number, number]> };
     const toResult = (raw: Raw): BatchResult => {
@@ -1171,8 +1209,8 @@ export class PostgresStore implements Store, CopyableStore {
       for (let i = 0; i < group.length; i++) {
         const w = group[i] as Extract<TaskRunWrite, { kind: 'asset' }>;
         await c.query(
-          'INSERT INTO asset_events (asset, run_id, task_run_id, at, metadata) VALUES ($1, $2, $3, $4, $5)',
-          [w.asset, w.runId, w.taskRunId, at, JSON.stringify(w.metadata)],
+          'INSERT INTO asset_events (asset, run_id, task_run_id, at, metadata, partition) VALUES ($1, $2, $3, $4, $5, $6)',
+          [w.asset, w.runId, w.taskRunId, at, JSON.stringify(w.metadata), w.partition ?? null],
         );
         applied[start + i] = true;
       }

@@ -229,6 +229,28 @@ ALTER TABLE task_runs ADD COLUMN cpu_ms INTEGER;
 ALTER TABLE task_runs ADD COLUMN wait_reason TEXT;
 `;
 
+/*
+ * Assets (issue 6): tasks sized by the data they receive, flows run by materialisations.
+ * task_runs.sizing           what resources, timeout and fan-out an attempt (or a map's
+ *                            parent row) was given, and the expression inputs that decided
+ *                            them (JSON).
+ * asset_events.partition     the partition a materialisation is of; NULL: unpartitioned.
+ * asset_cursors              per (flow, asset) of an `on: assets` trigger, the newest
+ *                            materialisation that has had its run: each gets exactly one.
+ *                            `key` is "<flow>:<asset>" (flow names hold no ":").
+ */
+const assets = `
+ALTER TABLE task_runs ADD COLUMN sizing TEXT;
+ALTER TABLE asset_events ADD COLUMN partition TEXT;
+CREATE TABLE asset_cursors (
+  key           TEXT PRIMARY KEY,
+  flow          TEXT NOT NULL,
+  asset         TEXT NOT NULL,
+  last_event_id INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+`;
+
 /** Every migration, in order. The last version is the schema this build expects. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
@@ -237,6 +259,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'dashboard: commands, runs by state', sql: dashboard },
   { version: 5, name: 'executor state', sql: executorState },
   { version: 6, name: 'task run usage and wait reasons', sql: usageAndWaits },
+  { version: 7, name: 'assets: sizing, partitions, asset triggers', sql: assets },
 ];
 
 /** The schema version this build of Baton writes and understands. */

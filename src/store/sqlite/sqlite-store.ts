@@ -387,8 +387,15 @@ export class SqliteStore implements Store, CopyableStore {
             break;
           case 'asset':
             this.#stmt(
-              'INSERT INTO asset_events (asset, run_id, task_run_id, at, metadata) VALUES (?, ?, ?, ?, ?)',
-            ).run(w.asset, w.runId, w.taskRunId, at, JSON.stringify(w.metadata));
+              'INSERT INTO asset_events (asset, run_id, task_run_id, at, metadata, partition) VALUES (?, ?, ?, ?, ?, ?)',
+            ).run(
+              w.asset,
+              w.runId,
+              w.taskRunId,
+              at,
+              JSON.stringify(w.metadata),
+              w.partition ?? null,
+            );
             applied.push(true);
             ids.push(0);
             break;
@@ -433,6 +440,41 @@ export class SqliteStore implements Store, CopyableStore {
         .all()
         .map(toAssetEvent),
     );
+  }
+
+  async assetEventsAfter(
+    asset: string,
+    afterId: number,
+    sinceMs: number,
+    limit: number,
+  ): Promise<AssetEvent[]> {
+    return this.#read('asset events after', () =>
+      this.#stmt(
+        'SELECT * FROM asset_events WHERE asset = ? AND id > ? AND at >= ? ORDER BY id LIMIT ?',
+      )
+        .all(asset, afterId, sinceMs, limit)
+        .map(toAssetEvent),
+    );
+  }
+
+  async getAssetCursor(flow: string, asset: string): Promise<number | null> {
+    return this.#read('get asset cursor', () => {
+      const row = this.#stmt('SELECT last_event_id FROM asset_cursors WHERE key = ?').get(
+        `${flow}:${asset}`,
+      );
+      return row === undefined ? null : Number(row.last_event_id);
+    });
+  }
+
+  async setAssetCursor(flow: string, asset: string, eventId: number, at: number): Promise<void> {
+    await this.#write('set asset cursor', () => {
+      // Never backwards: a cursor only moves past materialisations that had their run.
+      this.#stmt(
+        `INSERT INTO asset_cursors (key, flow, asset, last_event_id, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET last_event_id = max(last_event_id, excluded.last_event_id),
+           updated_at = excluded.updated_at`,
+      ).run(`${flow}:${asset}`, flow, asset, eventId, at);
+    });
   }
 
   async getExecutorState(key: string): Promise<string | null> {
