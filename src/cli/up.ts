@@ -46,7 +46,7 @@ export async function up(values: Record<string, unknown>, positionals: string[])
   const token = process.env.BATON_API_TOKEN || null;
   const server = await startDashboard({
     store: scheduler.store,
-    logs: projectLogs(project),
+    logs: projectLogs(project, scheduler.store),
     readOnly: false,
     token,
     ...(port !== undefined ? { port } : {}),

@@ -33,6 +33,8 @@ export interface ResolvedTask {
   readonly logPath: string;
   readonly timeoutMs?: number;
   readonly resources: { readonly cpu?: number; readonly memoryBytes?: number };
+  /** The worker queue the task is routed to (`queue:`; the worker executor only). */
+  readonly queue?: string;
   readonly image?: string;
   /** Pod settings, for the Kubernetes executor (other executors ignore them). */
   readonly kubernetes?: KubernetesSpec;

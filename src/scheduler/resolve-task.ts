@@ -226,6 +226,7 @@ export function resolveTask(
       ...(cpu !== undefined ? { cpu } : {}),
       ...(memoryBytes !== undefined ? { memoryBytes: Math.round(memoryBytes) } : {}),
     },
+    ...(task.queue !== undefined ? { queue: task.queue } : {}),
     ...(task.image !== undefined ? { image: task.image } : {}),
     ...(task.kubernetes !== undefined ? { kubernetes: task.kubernetes } : {}),
   };

@@ -10,6 +10,7 @@ export {
   type FlowFile,
   flowSchema,
   ID_PATTERN,
+  QUEUE_PATTERN,
   type ParamFile,
   type TaskFile,
   TRIGGER_RULES,

@@ -14,3 +14,7 @@ export {
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.ts';
 export type { MigrationReport, Store } from './store.ts';
 export * from './types.ts';
+export * from './dispatch.ts';
+export { droppedMarker } from './log-chunks.ts';
+export type { Subscription } from './store.ts';
+export { ShippedLogStore } from './shipped-log-store.ts';

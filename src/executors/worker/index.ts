@@ -1,0 +1,13 @@
+/** The worker executor: attempts run by `baton worker` processes that meet it in PostgreSQL. */
+export {
+  createWorkerExecutor,
+  DEFAULT_QUEUE,
+  type WorkerExecutorOptions,
+} from './worker-executor.ts';
+export type {
+  QueueDispatch,
+  QueueRequest,
+  QueueResult,
+  QueueWorker,
+  WorkQueue,
+} from './work-queue.ts';
