@@ -3,7 +3,7 @@ import { driverId, type Log, type LogLevel, Scheduler } from '../scheduler/index
 import { parseDuration, UsageError } from '../spec/index.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, positiveInt } from './args.ts';
-import { makeExecutor } from './make-executor.ts';
+import { EXECUTOR_NAMES, makeExecutor, WORKER_EXECUTOR_OPTIONS } from './make-executor.ts';
 import { schedulerMetrics, serveMetrics } from './metrics.ts';
 import { findProject, type Project } from './project.ts';
 
@@ -20,8 +20,9 @@ export const schedulerCommand: CommandDef = {
     executor: {
       type: 'string',
       value: 'NAME',
-      help: 'local (default), sequential, or kubernetes (a pod per task)',
+      help: 'local (default), sequential, kubernetes (a pod per task) or worker (baton worker processes)',
     },
+    ...WORKER_EXECUTOR_OPTIONS,
     kubeconfig: {
       type: 'string',
       value: 'FILE',
@@ -118,9 +119,9 @@ export async function startSchedulerFromOptions(
   const leaseMs = durationFlag(values.lease, '--lease', 15_000);
   const pollMs = durationFlag(values.poll, '--poll', 1000);
   const executorName = String(values.executor ?? 'local');
-  if (!['local', 'sequential', 'kubernetes'].includes(executorName)) {
+  if (!EXECUTOR_NAMES.includes(executorName)) {
     throw new UsageError(
-      `--executor must be local, sequential or kubernetes, got "${executorName}"`,
+      `--executor must be local, sequential, kubernetes or worker, got "${executorName}"`,
     );
   }
 

@@ -1,6 +1,7 @@
 import { startDashboard } from '../server/index.ts';
 import { UsageError } from '../spec/index.ts';
 import { type CommandDef, DB_OPTION } from './args.ts';
+import { WORKER_EXECUTOR_OPTIONS } from './make-executor.ts';
 import { findProject, projectLogs } from './project.ts';
 import { makeLog, startSchedulerFromOptions, untilStopped } from './scheduler.ts';
 
@@ -15,6 +16,12 @@ export const upCommand: CommandDef = {
     port: { type: 'string', value: 'N', help: 'dashboard port (default 8321; 0 picks a free one)' },
     host: { type: 'string', value: 'H', help: 'dashboard address (default 127.0.0.1)' },
     slots: { type: 'string', value: 'N', help: 'most tasks at once (default: number of CPUs)' },
+    executor: {
+      type: 'string',
+      value: 'NAME',
+      help: 'local (default), sequential or worker (baton worker processes), see baton scheduler',
+    },
+    ...WORKER_EXECUTOR_OPTIONS,
     lease: {
       type: 'string',
       value: 'DURATION',

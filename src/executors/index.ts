@@ -32,4 +32,3 @@ export {
   type WorkerExecutorOptions,
   type WorkQueue,
 } from './worker/index.ts';
-export { decodeStatus } from './local/task-process.ts';

@@ -10,8 +10,8 @@ export {
   type FlowFile,
   flowSchema,
   ID_PATTERN,
-  QUEUE_PATTERN,
   type ParamFile,
+  QUEUE_PATTERN,
   type TaskFile,
   TRIGGER_RULES,
 } from './schema.ts';

@@ -186,14 +186,10 @@ export const taskSchema = z
       .enum(['sequential', 'local', 'kubernetes', 'worker'])
       .optional()
       .meta({ description: 'Run this task on another executor than the flow default.' }),
-    queue: z
-      .string()
-      .regex(QUEUE_PATTERN)
-      .optional()
-      .meta({
-        description:
-          'Worker executor: the queue the task goes to; only `baton worker --queues` serving it take it. Default `default`.',
-      }),
+    queue: z.string().regex(QUEUE_PATTERN).optional().meta({
+      description:
+        'Worker executor: the queue the task goes to; only `baton worker --queues` serving it take it. Default `default`.',
+    }),
     map: z
       .union([z.string(), z.array(z.unknown())])
       .optional()

@@ -5,6 +5,16 @@
  * Every method is its own transaction. Task-run state changes are compare-and-set:
  * a write that finds the row in another state does nothing and reports `false`.
  */
+
+import type {
+  ClaimDispatches,
+  Dispatch,
+  DispatchResult,
+  NewDispatch,
+  NewWorker,
+  WorkerInfo,
+} from './dispatch.ts';
+import type { LogChunk, LogRef } from './log-store.ts';
 import type {
   ActiveRunFilter,
   AssetEvent,
@@ -36,16 +46,6 @@ import type {
   TaskRunWrite,
   TaskState,
 } from './types.ts';
-
-import type {
-  ClaimDispatches,
-  Dispatch,
-  DispatchResult,
-  NewDispatch,
-  NewWorker,
-  WorkerInfo,
-} from './dispatch.ts';
-import type { LogChunk, LogRef } from './log-store.ts';
 
 /** A subscription to a notification channel (`Store.listen`). */
 export interface Subscription {

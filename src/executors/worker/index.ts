@@ -1,9 +1,5 @@
 /** The worker executor: attempts run by `baton worker` processes that meet it in PostgreSQL. */
-export {
-  createWorkerExecutor,
-  DEFAULT_QUEUE,
-  type WorkerExecutorOptions,
-} from './worker-executor.ts';
+
 export type {
   QueueDispatch,
   QueueRequest,
@@ -11,3 +7,8 @@ export type {
   QueueWorker,
   WorkQueue,
 } from './work-queue.ts';
+export {
+  createWorkerExecutor,
+  DEFAULT_QUEUE,
+  type WorkerExecutorOptions,
+} from './worker-executor.ts';

@@ -6,7 +6,6 @@
 import pg from 'pg';
 import type { Subscription } from '../store.ts';
 
-
 export async function listen(
   url: string,
   channel: string,

@@ -16,6 +16,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { BatonError, FencedError, NotFoundError } from '../../spec/index.ts';
 import { type CopyableStore, TABLES, type TableDef } from '../copy.ts';
+import type {
+  ClaimDispatches,
+  Dispatch,
+  DispatchResult,
+  NewDispatch,
+  NewWorker,
+  WorkerInfo,
+} from '../dispatch.ts';
+import { readChunks } from '../log-chunks.ts';
+import type { LogChunk, LogRef } from '../log-store.ts';
 import {
   PATCH_COLUMN_NAMES,
   patchVector,
@@ -64,20 +74,10 @@ import type {
   TaskState,
 } from '../types.ts';
 import { TERMINAL_RUN_STATES } from '../types.ts';
-import type {
-  ClaimDispatches,
-  Dispatch,
-  DispatchResult,
-  NewDispatch,
-  NewWorker,
-  WorkerInfo,
-} from '../dispatch.ts';
-import { type LogChunk, type LogRef } from '../log-store.ts';
-import { readChunks } from '../log-chunks.ts';
 import { isTransient, toPgStoreError } from './errors.ts';
 import { listen } from './listener.ts';
-import * as queue from './work-queue.ts';
 import { PG_LATEST_VERSION, PG_MIGRATIONS } from './migrations.ts';
+import * as queue from './work-queue.ts';
 
 export interface PostgresStoreOptions {
   /** Most connections this process opens. Default 4: a scheduler's writes are serial. */
@@ -951,12 +951,7 @@ export class PostgresStore implements Store, CopyableStore {
     return this.#retrying(`listen on ${channel}`, () => listen(this.#rawUrl, channel, onNotify));
   }
 
-  async appendLog(
-    ref: LogRef,
-    offset: number,
-    data: Uint8Array,
-    capBytes: number,
-  ): Promise<void> {
+  async appendLog(ref: LogRef, offset: number, data: Uint8Array, capBytes: number): Promise<void> {
     if (data.length === 0) return;
     await this.#tx(`append to the log of ${ref.taskId}`, (c) =>
       queue.appendLog(c, ref, offset, data, capBytes),

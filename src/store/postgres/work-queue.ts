@@ -17,8 +17,8 @@ import {
   type WorkerInfo,
 } from '../dispatch.ts';
 import { lostMessage, toDispatch, toWorkerInfo } from '../dispatch-rows.ts';
-import type { LogRef } from '../log-store.ts';
 import { LOG_CHUNK_BYTES, type StoredLogChunk } from '../log-chunks.ts';
+import type { LogRef } from '../log-store.ts';
 import type { Row } from '../rows.ts';
 
 type Client = pg.ClientBase;
@@ -77,7 +77,8 @@ export async function cancelDispatch(
      WHERE task_run_id = $1 AND state = 'running' AND cancel_reason IS NULL RETURNING worker_id`,
     [taskRunId, reason],
   );
-  if (rows[0]) await c.query('SELECT pg_notify($1, $2)', [WORK_CHANNEL, `cancel:${rows[0].worker_id}`]);
+  if (rows[0])
+    await c.query('SELECT pg_notify($1, $2)', [WORK_CHANNEL, `cancel:${rows[0].worker_id}`]);
 }
 
 export async function readDispatches(
@@ -188,9 +189,10 @@ export async function expireWorkers(c: Client, timeoutMs: number): Promise<numbe
     ended += rowCount ?? 0;
   }
   if (ended > 0) await c.query('SELECT pg_notify($1, $2)', [DISPATCH_CHANNEL, '']);
-  await c.query(`DELETE FROM task_dispatch WHERE state = 'done' AND done_at < ${NOW} - $1::bigint`, [
-    DONE_KEEP_MS,
-  ]);
+  await c.query(
+    `DELETE FROM task_dispatch WHERE state = 'done' AND done_at < ${NOW} - $1::bigint`,
+    [DONE_KEEP_MS],
+  );
   return ended;
 }
 

@@ -10,6 +10,9 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatonError, FencedError } from '../../spec/index.ts';
 import type { CopyableStore, TableDef } from '../copy.ts';
+import { type Dispatch, NeedsPostgresError, type WorkerInfo } from '../dispatch.ts';
+import { LOG_CHUNK_BYTES, readChunks } from '../log-chunks.ts';
+import type { LogChunk, LogRef } from '../log-store.ts';
 import {
   patchColumns,
   type Row,
@@ -22,9 +25,6 @@ import {
   toSchedulerInfo,
   toTaskRun,
 } from '../rows.ts';
-import { type Dispatch, NeedsPostgresError, type WorkerInfo } from '../dispatch.ts';
-import { LOG_CHUNK_BYTES, readChunks } from '../log-chunks.ts';
-import type { LogChunk, LogRef } from '../log-store.ts';
 import type { MigrationReport, Store, Subscription } from '../store.ts';
 import {
   type ActiveRunFilter,
@@ -625,9 +625,9 @@ export class SqliteStore implements Store, CopyableStore {
   async readLog(ref: LogRef, offset: number, limitBytes: number): Promise<LogChunk | undefined> {
     return this.#read(`read the log of ${ref.taskId}`, () => {
       const key = [ref.runId, ref.taskId, ref.mapIndex, ref.attempt] as const;
-      const first = this.#stmt(`SELECT min(start_offset) AS first FROM task_logs WHERE ${LOG_KEY}`).get(
-        ...key,
-      );
+      const first = this.#stmt(
+        `SELECT min(start_offset) AS first FROM task_logs WHERE ${LOG_KEY}`,
+      ).get(...key);
       if (first?.first === null || first?.first === undefined) return undefined;
       const from = Math.max(offset, Number(first.first));
       const rows = this.#stmt(
