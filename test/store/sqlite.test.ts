@@ -213,4 +213,16 @@ describe('SqliteStore (SQLite only)', () => {
     t.after(() => raw.close());
     assert.deepEqual({ ...raw.prepare('PRAGMA integrity_check').get() }, { integrity_check: 'ok' });
   });
+
+  it('the worker queue needs PostgreSQL: SQLite says so', async (t) => {
+    const store = new SqliteStore(tempPath());
+    t.after(() => store.close());
+    await store.migrate();
+    await assert.rejects(store.listen('baton_dispatch', () => {}), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'executor.unavailable');
+      assert.match(e.message, /worker executor needs PostgreSQL/);
+      return true;
+    });
+    assert.deepEqual(await store.listWorkers(), []);
+  });
 });
