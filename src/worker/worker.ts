@@ -213,30 +213,33 @@ export class Worker {
       this.#claimAgain = true;
       return;
     }
-    this.#claiming = (async () => {
-      try {
-        for (;;) {
-          this.#claimAgain = false;
-          const free = this.#free();
-          if (free.slots <= 0 || this.#stopping) break;
-          const claimed = await this.#o.store.claimDispatches({
-            workerId: this.id,
-            queues: this.#o.queues,
-            freeSlots: free.slots,
-            freeMemoryBytes: free.memory,
-            limit: Math.max(1, Math.min(64, Math.ceil(free.slots))),
-          });
-          for (const d of claimed) await this.#launch(d);
-          if (claimed.length === 0 && !this.#claimAgain) break;
-        }
-      } catch (error) {
-        this.#o.log('warn', 'claim failed; retrying on the next notification or poll', {
-          error: (error as Error).message,
+    // `.finally` runs after the assignment, even when the loop ends without waiting.
+    this.#claiming = this.#claimLoop().finally(() => {
+      this.#claiming = null;
+    });
+  }
+
+  async #claimLoop(): Promise<void> {
+    try {
+      for (;;) {
+        this.#claimAgain = false;
+        const free = this.#free();
+        if (free.slots <= 0 || this.#stopping) break;
+        const claimed = await this.#o.store.claimDispatches({
+          workerId: this.id,
+          queues: this.#o.queues,
+          freeSlots: free.slots,
+          freeMemoryBytes: free.memory,
+          limit: Math.max(1, Math.min(64, Math.ceil(free.slots))),
         });
-      } finally {
-        this.#claiming = null;
+        for (const d of claimed) await this.#launch(d);
+        if (claimed.length === 0 && !this.#claimAgain) break;
       }
-    })();
+    } catch (error) {
+      this.#o.log('warn', 'claim failed; retrying on the next notification or poll', {
+        error: (error as Error).message,
+      });
+    }
   }
 
   async #launch(d: Dispatch): Promise<void> {

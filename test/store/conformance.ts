@@ -1107,7 +1107,8 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
       const ref = { runId: 'r1', taskId: 'shout', mapIndex: 2, attempt: 1 };
       assert.equal(await store.readLog(ref, 0, 1024), undefined, 'no log in the database yet');
       const line = (c: string) => new TextEncoder().encode(`${c.repeat(99)}\n`);
-      for (let i = 0; i < 5; i++) await store.appendLog(ref, i * 100, line('abcde'[i] as string), 250);
+      for (let i = 0; i < 5; i++)
+        await store.appendLog(ref, i * 100, line('abcde'[i] as string), 250);
       // Written again after an ambiguous commit: nothing changes.
       await store.appendLog(ref, 400, line('e'), 250);
       const all = await store.readLog(ref, 0, 1 << 20);
