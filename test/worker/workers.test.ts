@@ -115,14 +115,14 @@ describe('remote workers (baton worker on PostgreSQL)', () => {
       ['w1', 'w2', 'w3'].map(async (n) => track(await startWorker(url, dir, n, ['--slots', '4']))),
     );
     const [w1, w2] = workers as [BatonProcess, BatonProcess, BatonProcess];
-    track(
+    const scheduler = track(
       await startScheduler(url, dir, [
         '--slots',
         '24',
         '--max-runs',
         '5',
         '--worker-timeout',
-        '1500ms',
+        '5s',
       ]),
     );
     const ids = await createRuns(store, dir, file, 5);
@@ -130,10 +130,14 @@ describe('remote workers (baton worker on PostgreSQL)', () => {
     const id1 = await workerId(store, 'w1');
     const id2 = await workerId(store, 'w2');
 
+    const diagnose = () =>
+      `ledger ends ${ends()}; scheduler:\n${scheduler.stderr().slice(-3000)}\nw1:\n${w1.stderr().slice(-2000)}`;
     await until(
       'w1 running tasks',
       async () => ends() >= 40 && (await store.workerDispatches(id1)).length > 0,
-    );
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${diagnose()}`);
+    });
     const killedWith = (await store.workerDispatches(id1)).map((d) => d.taskRunId);
     w1.child.kill('SIGKILL');
     await until(
@@ -143,7 +147,7 @@ describe('remote workers (baton worker on PostgreSQL)', () => {
     w2.child.kill('SIGTERM');
     assert.deepEqual(await w2.exited, { code: 0, signal: null }, w2.stderr());
 
-    const runs = await untilRunsEnd(store, ids, 120_000);
+    const runs = await untilRunsEnd(store, ids, 240_000);
     assert.deepEqual(
       runs.map((r) => r?.state),
       ids.map(() => 'success'),
