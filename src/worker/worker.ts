@@ -377,8 +377,9 @@ export class Worker {
     try {
       const alive = await this.#o.store.workerHeartbeat(this.id, this.#running.size);
       if (!alive && !this.#stopping) {
-        // Declared lost while alive (a pause, a network cut): its attempts were retried
-        // elsewhere. Stop them and go; a supervisor starts a fresh worker.
+        // Declared lost while alive (a pause, a network cut, an overloaded machine): its
+        // attempts were retried elsewhere and their results will be refused. Stop them and
+        // go; a supervisor starts a fresh worker.
         this.#lost = true;
         this.#o.log('error', 'declared lost by the schedulers (heartbeat too late): stopping', {
           worker: this.id,

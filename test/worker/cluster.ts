@@ -61,7 +61,7 @@ export function startWorker(
       '--state-dir',
       join(dir, `worker-${name}`),
       '--heartbeat',
-      '250ms',
+      '500ms',
       ...extra,
     ],
     dir,

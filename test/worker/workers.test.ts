@@ -122,7 +122,7 @@ describe('remote workers (baton worker on PostgreSQL)', () => {
         '--max-runs',
         '5',
         '--worker-timeout',
-        '5s',
+        '20s',
       ]),
     );
     const ids = await createRuns(store, dir, file, 5);
