@@ -65,6 +65,8 @@ interface Options {
   readonly dashboardOnly: boolean;
   /** Days in the backfill benchmark; 0 skips it. */
   readonly backfillDays: number;
+  /** Tasks of the remote workers benchmark (bench/workers.ts); 0 skips it. */
+  readonly workersSize: number;
 }
 
 /** A tool's result on one graph: medians over the repetitions, or why it has none. */
@@ -112,6 +114,7 @@ function parseOptions(argv: readonly string[]): Options {
       'dashboard-runs': { type: 'string', default: '1000' },
       'dashboard-only': { type: 'boolean', default: false },
       'backfill-days': { type: 'string', default: '365' },
+      'workers-size': { type: 'string', default: '10000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -127,6 +130,7 @@ function parseOptions(argv: readonly string[]): Options {
         "                 10000 is the issue's 1,000,000 task runs; 0 skips)\n" +
         '  --dashboard-only    only the dashboard API timings\n' +
         '  --backfill-days N   backfill N daily intervals through baton scheduler (default 365; 0 skips)\n' +
+        '  --workers-size N    remote workers: N wide tasks, local vs 1, 2, 3 workers (default 10000; 0 skips)\n' +
         '  --keep         keep the temporary directories (flows, databases, build.ninja)\n' +
         '  --json         print the results as JSON (always written to bench/out/latest.json)',
     );
@@ -163,6 +167,8 @@ function parseOptions(argv: readonly string[]): Options {
     dashboardOnly: values['dashboard-only'],
     backfillDays:
       values['backfill-days'] === '0' ? 0 : positiveInt('--backfill-days', values['backfill-days']),
+    workersSize:
+      values['workers-size'] === '0' ? 0 : positiveInt('--workers-size', values['workers-size']),
   };
 }
 
@@ -604,6 +610,25 @@ async function main(): Promise<number> {
     );
     backfill = r.status === 0 ? r.stdout.trim() : `backfill bench failed: ${r.stderr.trim()}`;
   }
+  // Remote workers (bench/workers.ts): baton worker processes on PostgreSQL, in its own process.
+  let workers = '';
+  if (!opts.dashboardOnly && opts.workersSize > 0) {
+    progress(`remote workers: ${opts.workersSize} tasks, local vs 1, 2 and 3 workers`);
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'bench', 'workers.ts'),
+        '--size',
+        String(opts.workersSize),
+        '--reps',
+        String(opts.reps),
+        '--slots',
+        String(opts.parallelism),
+      ],
+      { encoding: 'utf8', timeout: opts.timeoutMs * 4 * opts.reps },
+    );
+    workers = r.status === 0 ? r.stdout.trim() : `workers bench failed: ${r.stderr.trim()}`;
+  }
   const report: Report = {
     meta: {
       date: new Date().toISOString(),
@@ -630,6 +655,7 @@ async function main(): Promise<number> {
           opts.dashboardOnly ? '' : render(report),
           dashboard ? renderDashboard(dashboard) : '',
           backfill,
+          workers,
         ]
           .filter(Boolean)
           .join('\n\n'),

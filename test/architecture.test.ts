@@ -11,8 +11,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   store: ['spec'],
   executors: ['spec'],
   scheduler: ['spec', 'store', 'executors'],
+  // `baton worker`'s loop: at the scheduler's level, beside it (neither imports the other).
+  worker: ['spec', 'store', 'executors'],
   server: ['spec', 'store'],
-  cli: ['spec', 'store', 'executors', 'scheduler', 'server'],
+  cli: ['spec', 'store', 'executors', 'scheduler', 'server', 'worker'],
   sdk: ['spec'],
   // The single-page app talks to the server over HTTP only.
   web: [],

@@ -121,3 +121,33 @@ export function positiveInt(value: unknown, flag: string): number | undefined {
     throw new UsageError(`${flag} must be a positive integer, got "${String(value)}"`);
   return n;
 }
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  b: 1,
+  k: 1000,
+  kb: 1000,
+  kib: 1024,
+  m: 1000 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1000 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+  t: 1000 ** 4,
+  tb: 1000 ** 4,
+  tib: 1024 ** 4,
+};
+
+/** Parses a size flag (`512MiB`, `4GiB`, `2G`, bytes), or throws a UsageError naming it. */
+export function sizeBytes(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(String(value).trim());
+  const unit = m ? SIZE_UNITS[(m[2] as string).toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw new UsageError(
+      `${flag} must be a size such as 512MiB, 4GiB or 2G, got "${String(value)}"`,
+    );
+  }
+  return Math.round(Number(m[1]) * unit);
+}

@@ -17,6 +17,8 @@ import { show, showCommand } from './show.ts';
 import { trigger, triggerCommand } from './trigger.ts';
 import { up, upCommand } from './up.ts';
 import { validate, validateCommand } from './validate.ts';
+import { worker, workerCommand } from './worker.ts';
+import { workers, workersCommand } from './workers.ts';
 
 /** A command's implementation: returns the exit status. */
 export type Handler = (values: Record<string, unknown>, positionals: string[]) => Promise<number>;
@@ -29,6 +31,8 @@ export const COMMANDS: [CommandDef, Handler][] = [
   [triggerCommand, trigger],
   [schedulerCommand, scheduler],
   [upCommand, up],
+  [workerCommand, worker],
+  [workersCommand, workers],
   [deployCommand, deploy],
   [flowsCommand, flows],
   [pauseCommand, pause],

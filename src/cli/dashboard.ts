@@ -35,7 +35,7 @@ export async function dashboard(values: Record<string, unknown>): Promise<number
   const token = process.env.BATON_API_TOKEN || null;
   const server = await startDashboard({
     store,
-    logs: projectLogs(project),
+    logs: projectLogs(project, store),
     readOnly,
     token,
     ...(port !== undefined ? { port } : {}),

@@ -36,7 +36,7 @@ export async function logs(
   const wanted = positiveInt(values.attempt, '--attempt');
   const project = findProject(process.cwd(), values.db as string | undefined);
   const store = await openProjectStore(project);
-  const logStore = projectLogs(project);
+  const logStore = projectLogs(project, store);
   try {
     const run = await store.getRun(runId);
     if (!run) throw new NotFoundError(`no run "${runId}" in ${store.url} (see baton runs)`);

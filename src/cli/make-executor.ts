@@ -5,13 +5,17 @@ import {
   createLocalExecutor,
   createRoutingExecutor,
   createSequentialExecutor,
+  createWorkerExecutor,
   type Executor,
   loadKubernetesExecutor,
   withTimeouts,
 } from '../executors/index.ts';
-import type { FlowSpec } from '../spec/index.ts';
+import { type FlowSpec, parseDuration, UsageError } from '../spec/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Project } from './project.ts';
+
+/** What `--executor` accepts. */
+export const EXECUTOR_NAMES: readonly string[] = ['local', 'sequential', 'kubernetes', 'worker'];
 
 /** Which executors a process runs. */
 export interface ExecutorChoice {
@@ -34,17 +38,29 @@ interface ExecutorContext {
 /** How each executor is built, by the name tasks use in `executor:`. */
 const FACTORIES: Readonly<Record<string, (ctx: ExecutorContext) => Promise<Executor>>> = {
   local: async ({ slots, project, memoryBytes }) =>
-    createLocalExecutor({
-      journalDir: journalDir(project),
-      ...(slots !== undefined ? { slots } : {}),
-      ...(memoryBytes !== undefined ? { memoryBytes } : {}),
-    }),
+    withTimeouts(
+      createLocalExecutor({
+        journalDir: journalDir(project),
+        ...(slots !== undefined ? { slots } : {}),
+        ...(memoryBytes !== undefined ? { memoryBytes } : {}),
+      }),
+    ),
   sequential: async ({ project, memoryBytes }) =>
-    createSequentialExecutor({
-      journalDir: journalDir(project),
-      ...(memoryBytes !== undefined ? { memoryBytes } : {}),
+    withTimeouts(
+      createSequentialExecutor({
+        journalDir: journalDir(project),
+        ...(memoryBytes !== undefined ? { memoryBytes } : {}),
+      }),
+    ),
+  kubernetes: async (ctx) => withTimeouts(await makeKubernetesExecutor(ctx)),
+  // SQLite refuses here (NeedsPostgresError), before any run is created. No timeout
+  // wrapper: the worker running the task enforces its timeout, as locally.
+  worker: async ({ values, slots, store }) =>
+    createWorkerExecutor({
+      queue: store,
+      ...(slots !== undefined ? { slots } : {}),
+      lostAfterMs: workerTimeout(values['worker-timeout']),
     }),
-  kubernetes: makeKubernetesExecutor,
 };
 
 /**
@@ -68,10 +84,7 @@ export async function makeExecutor(
     for (const name of names) {
       const factory = FACTORIES[name];
       if (!factory) throw new Error(`no executor named "${name}" in this build`);
-      executors.set(
-        name,
-        withTimeouts(await factory({ values, slots, project, store, memoryBytes })),
-      );
+      executors.set(name, await factory({ values, slots, project, store, memoryBytes }));
     }
   } catch (e) {
     await Promise.all([...executors.values()].map((x) => x.close()));
@@ -123,3 +136,23 @@ async function makeKubernetesExecutor({ values, slots, store }: ExecutorContext)
     },
   });
 }
+
+/** `--worker-timeout`: how long a silent worker keeps its task runs (default 30 s). */
+function workerTimeout(value: unknown): number {
+  if (value === undefined) return 30_000;
+  const ms = parseDuration(String(value));
+  if (ms === undefined || ms <= 0)
+    throw new UsageError(
+      `--worker-timeout must be a duration such as 30s or 2m, got "${String(value)}"`,
+    );
+  return ms;
+}
+
+/** The options of the worker executor, for the commands that take --executor. */
+export const WORKER_EXECUTOR_OPTIONS = {
+  'worker-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    help: 'worker: a worker silent this long loses its task runs, retried by policy (default 30s)',
+  },
+} as const;

@@ -2,7 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { UsageError } from '../spec/index.ts';
-import { FileLogStore, openStore, type Store } from '../store/index.ts';
+import {
+  FileLogStore,
+  type LogStore,
+  openStore,
+  ShippedLogStore,
+  type Store,
+} from '../store/index.ts';
 
 /** Where Baton keeps its state for a project, resolved once at the entry point. */
 export interface Project {
@@ -63,7 +69,10 @@ export async function openProjectStore(project: Project): Promise<Store> {
   return store;
 }
 
-/** The project's log store. */
-export function projectLogs(project: Project): FileLogStore {
-  return new FileLogStore(project.runsDir);
+/**
+ * The project's logs as readers see them: the database's for attempts remote workers ran,
+ * else the files under `.baton/runs`.
+ */
+export function projectLogs(project: Project, store: Store): LogStore {
+  return new ShippedLogStore(store, new FileLogStore(project.runsDir));
 }

@@ -28,14 +28,19 @@ import {
 } from './args.ts';
 import { findFlow } from './flow-files.ts';
 import { paintState, table, taskLabel } from './format.ts';
-import { executorsOf, makeExecutor } from './make-executor.ts';
+import {
+  EXECUTOR_NAMES,
+  executorsOf,
+  makeExecutor,
+  WORKER_EXECUTOR_OPTIONS,
+} from './make-executor.ts';
 import { ProgressView } from './progress.ts';
 import { findProject, openProjectStore, type Project } from './project.ts';
 
 export const runCommand: CommandDef = {
   name: 'run',
   usage:
-    'baton run FLOW|FILE [-p key=value]… [--parallelism N] [--memory SIZE] [--executor local|sequential|kubernetes] | baton run --resume RUN',
+    'baton run FLOW|FILE [-p key=value]… [--parallelism N] [--memory SIZE] [--executor local|sequential|kubernetes|worker] | baton run --resume RUN',
   summary:
     'Runs one flow to completion in this process and records everything in the database.\n' +
     'Ctrl-C cancels the run cleanly: running tasks are killed and recorded as cancelled.\n' +
@@ -56,8 +61,9 @@ export const runCommand: CommandDef = {
     executor: {
       type: 'string',
       value: 'NAME',
-      help: 'run every task on local, sequential or kubernetes (default: each task on the executor it names, else local)',
+      help: 'run every task on local, sequential, kubernetes or worker (default: each task on the executor it names, else local)',
     },
+    ...WORKER_EXECUTOR_OPTIONS,
     kubeconfig: {
       type: 'string',
       value: 'FILE',
@@ -82,13 +88,8 @@ export const runCommand: CommandDef = {
 };
 
 function checkExecutorName(name: string): void {
-  if (name === 'local' || name === 'sequential' || name === 'kubernetes') return;
-  if (name === 'worker') {
-    throw new UsageError(
-      `--executor ${name} is not available yet in this build (use local, sequential or kubernetes)`,
-    );
-  }
-  throw new UsageError(`--executor must be local, sequential or kubernetes, got "${name}"`);
+  if (EXECUTOR_NAMES.includes(name)) return;
+  throw new UsageError(`--executor must be local, sequential, kubernetes or worker, got "${name}"`);
 }
 
 /** `baton run`: one run to completion in this process. */

@@ -3,7 +3,12 @@ import { driverId, type Log, type LogLevel, Scheduler } from '../scheduler/index
 import { parseDuration, UsageError } from '../spec/index.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, MEMORY_OPTION, positiveInt, sizeFlag } from './args.ts';
-import { executorsOf, makeExecutor } from './make-executor.ts';
+import {
+  EXECUTOR_NAMES,
+  executorsOf,
+  makeExecutor,
+  WORKER_EXECUTOR_OPTIONS,
+} from './make-executor.ts';
 import { schedulerMetrics, serveMetrics } from './metrics.ts';
 import { findProject, type Project } from './project.ts';
 
@@ -22,8 +27,9 @@ export const schedulerCommand: CommandDef = {
     executor: {
       type: 'string',
       value: 'NAME',
-      help: 'run every task on local, sequential or kubernetes (default: each task on the executor it names, else local)',
+      help: 'run every task on local, sequential, kubernetes (a pod per task) or worker (baton worker processes); default: each task on the executor it names, else local',
     },
+    ...WORKER_EXECUTOR_OPTIONS,
     kubeconfig: {
       type: 'string',
       value: 'FILE',
@@ -121,8 +127,10 @@ export async function startSchedulerFromOptions(
   const leaseMs = durationFlag(values.lease, '--lease', 15_000);
   const pollMs = durationFlag(values.poll, '--poll', 1000);
   const only = values.executor as string | undefined;
-  if (only !== undefined && !['local', 'sequential', 'kubernetes'].includes(only)) {
-    throw new UsageError(`--executor must be local, sequential or kubernetes, got "${only}"`);
+  if (only !== undefined && !EXECUTOR_NAMES.includes(only)) {
+    throw new UsageError(
+      `--executor must be local, sequential, kubernetes or worker, got "${only}"`,
+    );
   }
 
   const store = await openStore(project.dbUrl, {

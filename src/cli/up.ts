@@ -1,6 +1,7 @@
 import { startDashboard } from '../server/index.ts';
 import { UsageError } from '../spec/index.ts';
 import { type CommandDef, DB_OPTION, MEMORY_OPTION } from './args.ts';
+import { WORKER_EXECUTOR_OPTIONS } from './make-executor.ts';
 import { findProject, projectLogs } from './project.ts';
 import { makeLog, startSchedulerFromOptions, untilStopped } from './scheduler.ts';
 
@@ -16,6 +17,12 @@ export const upCommand: CommandDef = {
     host: { type: 'string', value: 'H', help: 'dashboard address (default 127.0.0.1)' },
     slots: { type: 'string', value: 'N', help: 'most tasks at once (default: number of CPUs)' },
     ...MEMORY_OPTION,
+    executor: {
+      type: 'string',
+      value: 'NAME',
+      help: 'run every task on local, sequential or worker (baton worker processes); default: each task on the executor it names, else local; see baton scheduler',
+    },
+    ...WORKER_EXECUTOR_OPTIONS,
     lease: {
       type: 'string',
       value: 'DURATION',
@@ -47,7 +54,7 @@ export async function up(values: Record<string, unknown>, positionals: string[])
   const token = process.env.BATON_API_TOKEN || null;
   const server = await startDashboard({
     store: scheduler.store,
-    logs: projectLogs(project),
+    logs: projectLogs(project, scheduler.store),
     readOnly: false,
     token,
     ...(port !== undefined ? { port } : {}),

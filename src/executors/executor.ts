@@ -33,6 +33,8 @@ export interface ResolvedTask {
   readonly logPath: string;
   readonly timeoutMs?: number;
   readonly resources: { readonly cpu?: number; readonly memoryBytes?: number };
+  /** The worker queue the task is routed to (`queue:`; the worker executor only). */
+  readonly queue?: string;
   readonly image?: string;
   /**
    * The executor the task names (`executor:` on the task or in `defaults`); absent: the

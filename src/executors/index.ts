@@ -32,3 +32,10 @@ export { withTimeouts } from './with-timeouts.ts';
 export function loadKubernetesExecutor(): Promise<typeof import('./kubernetes/index.ts')> {
   return import('./kubernetes/index.ts');
 }
+export {
+  createWorkerExecutor,
+  DEFAULT_QUEUE,
+  type QueueResult,
+  type WorkerExecutorOptions,
+  type WorkQueue,
+} from './worker/index.ts';

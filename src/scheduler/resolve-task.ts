@@ -299,6 +299,7 @@ export function resolveTask(
       ...(cpu !== undefined ? { cpu } : {}),
       ...(memoryBytes !== undefined ? { memoryBytes } : {}),
     },
+    ...(task.queue !== undefined ? { queue: task.queue } : {}),
     ...(task.image !== undefined ? { image: task.image } : {}),
     ...(task.executor !== undefined ? { executor: task.executor } : {}),
     ...(task.kubernetes !== undefined ? { kubernetes: task.kubernetes } : {}),

@@ -73,6 +73,8 @@ export interface TaskSpec {
   readonly pool?: string;
   readonly priority: number;
   readonly executor?: ExecutorName;
+  /** The worker queue (`queue:`), for the worker executor. */
+  readonly queue?: string;
   /** Expression (without `${{ }}`) yielding a list, or a literal list. */
   readonly map?: string | readonly unknown[];
   /** A number, or a template resolved when the map is expanded. */

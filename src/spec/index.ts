@@ -12,6 +12,7 @@ export {
   flowSchema,
   ID_PATTERN,
   type ParamFile,
+  QUEUE_PATTERN,
   type TaskFile,
   TRIGGER_RULES,
 } from './schema.ts';

@@ -55,6 +55,7 @@ function normaliseTask(
   const image = task.image ?? defaults.image;
   const pool = task.pool ?? defaults.pool;
   const executor = task.executor ?? defaults.executor;
+  const queue = task.queue ?? defaults.queue;
   const produces: Record<string, { path?: string; partition?: string }> = {};
   for (const [key, asset] of Object.entries(task.produces ?? {})) {
     produces[key] = {
@@ -85,6 +86,7 @@ function normaliseTask(
     ...(pool !== undefined && { pool }),
     priority: task.priority ?? 0,
     ...(executor !== undefined && { executor }),
+    ...(queue !== undefined && { queue }),
     ...(task.map !== undefined && {
       map: typeof task.map === 'string' ? expression(task.map) : task.map,
     }),

@@ -11,6 +11,8 @@ import { z } from 'zod';
 
 /** Flow and task ids: lower-case, start with a letter, then letters, digits, `_` or `-`. */
 export const ID_PATTERN = /^[a-z][a-z0-9_-]*$/;
+/** A worker queue name: the same shape as ids, so a comma list on the command line is unambiguous. */
+export const QUEUE_PATTERN = /^[a-z][a-z0-9_-]*$/;
 /** Durations: `90s`, `15m`, `1h30m`, `2d`, `500ms`, or a bare number of seconds. */
 export const DURATION_PATTERN = /^(\d+(\.\d+)?(ms|s|m|h|d))+$/;
 
@@ -192,6 +194,10 @@ export const taskSchema = z
       .enum(['sequential', 'local', 'kubernetes', 'worker'])
       .optional()
       .meta({ description: 'Run this task on another executor than the flow default.' }),
+    queue: z.string().regex(QUEUE_PATTERN).optional().meta({
+      description:
+        'Worker executor: the queue the task goes to; only `baton worker --queues` serving it take it. Default `default`.',
+    }),
     map: z
       .union([z.string(), z.array(z.unknown())])
       .optional()
@@ -268,6 +274,7 @@ export const flowSchema = z
         image: z.string().optional(),
         pool: z.string().optional(),
         executor: z.enum(['sequential', 'local', 'kubernetes', 'worker']).optional(),
+        queue: z.string().regex(QUEUE_PATTERN).optional(),
         kubernetes: kubernetesSchema.optional(),
       })
       .optional(),

@@ -90,7 +90,7 @@ export class FileLogStore implements LogStore {
 }
 
 /** Length of the longest prefix of `buffer[0, length)` that ends on a character boundary. */
-function completeUtf8Length(buffer: Buffer, length: number): number {
+export function completeUtf8Length(buffer: Buffer, length: number): number {
   // Look back at most 3 bytes for the lead byte of a multi-byte character.
   for (let i = length - 1; i >= 0 && i >= length - 4; i--) {
     const byte = buffer[i] ?? 0;

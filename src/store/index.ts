@@ -3,7 +3,9 @@
  * database URL, and the file-based log store. Other folders import only from here.
  */
 export { type CopyReport, copyStore, isCopyable, TABLES } from './copy.ts';
+export * from './dispatch.ts';
 export { attemptFiles, DEFAULT_LOG_READ_BYTES, FileLogStore, runDir } from './file-log-store.ts';
+export { droppedMarker } from './log-chunks.ts';
 export type { LogChunk, LogRef, LogStore } from './log-store.ts';
 export { type OpenStoreOptions, openStore, redactUrl, sqlitePath } from './open.ts';
 export {
@@ -11,6 +13,7 @@ export {
   PostgresStore,
   type PostgresStoreOptions,
 } from './postgres/postgres-store.ts';
+export { ShippedLogStore } from './shipped-log-store.ts';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.ts';
-export type { MigrationReport, Store } from './store.ts';
+export type { MigrationReport, Store, Subscription } from './store.ts';
 export * from './types.ts';

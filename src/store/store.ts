@@ -5,6 +5,16 @@
  * Every method is its own transaction. Task-run state changes are compare-and-set:
  * a write that finds the row in another state does nothing and reports `false`.
  */
+
+import type {
+  ClaimDispatches,
+  Dispatch,
+  DispatchResult,
+  NewDispatch,
+  NewWorker,
+  WorkerInfo,
+} from './dispatch.ts';
+import type { LogChunk, LogRef } from './log-store.ts';
 import type {
   ActiveRunFilter,
   AssetEvent,
@@ -36,6 +46,11 @@ import type {
   TaskRunWrite,
   TaskState,
 } from './types.ts';
+
+/** A subscription to a notification channel (`Store.listen`). */
+export interface Subscription {
+  close(): Promise<void>;
+}
 
 export interface MigrationReport {
   /** Versions applied by this call, in order (empty when already current). */
@@ -224,4 +239,45 @@ export interface Store {
     outcome: { readonly message?: string | null; readonly runId?: string },
     at: number,
   ): Promise<boolean>;
+
+  // --- remote workers: the dispatch queue (PostgreSQL; SQLite throws NeedsPostgresError) ---
+
+  /** Hands attempts to the workers of their queue (state `queued`); idempotent per task run. */
+  enqueueDispatches(dispatches: readonly NewDispatch[]): Promise<void>;
+  /**
+   * Stops a dispatched attempt: a queued one ends `done` as cancelled at once, a running one
+   * is marked for its worker, which stops the task and reports.
+   */
+  cancelDispatch(taskRunId: number, reason: 'timeout' | 'cancelled'): Promise<void>;
+  /** The dispatches of these task runs as they are now (without their task JSON). */
+  readDispatches(taskRunIds: readonly number[]): Promise<Dispatch[]>;
+  /**
+   * A worker takes queued attempts of its queues that fit its free slots and memory
+   * (`FOR UPDATE SKIP LOCKED`, then `queued → running` by compare-and-set).
+   */
+  claimDispatches(request: ClaimDispatches): Promise<Dispatch[]>;
+  /** `running → done` with the result, only by the worker that runs it; false otherwise. */
+  finishDispatch(taskRunId: number, workerId: string, result: DispatchResult): Promise<boolean>;
+  /** A worker's running dispatches (with their cancel requests). */
+  workerDispatches(workerId: string): Promise<Dispatch[]>;
+  /**
+   * Declares workers silent for over `timeoutMs` lost, and ends the attempts running on
+   * stopped or lost workers as `lost`; returns how many attempts it ended.
+   */
+  expireWorkers(timeoutMs: number): Promise<number>;
+  registerWorker(worker: NewWorker): Promise<void>;
+  /** Records a worker's heartbeat and load; false if it was stopped or declared lost. */
+  workerHeartbeat(id: string, running: number): Promise<boolean>;
+  stopWorker(id: string): Promise<void>;
+  /** Every worker ever registered, live ones first, most recent heartbeat first. */
+  listWorkers(): Promise<WorkerInfo[]>;
+  /** Calls `onNotify` for every notification on `channel` (and with '' after a reconnect). */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<Subscription>;
+
+  // --- logs kept in the database (shipped by workers; both backends) ------------------
+
+  /** Writes `data` at byte `offset` of an attempt's log; keeps its last `capBytes` or so. */
+  appendLog(ref: LogRef, offset: number, data: Uint8Array, capBytes: number): Promise<void>;
+  /** Reads an attempt's database log from `offset`; undefined when it has none there. */
+  readLog(ref: LogRef, offset: number, limitBytes: number): Promise<LogChunk | undefined>;
 }

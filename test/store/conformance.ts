@@ -1166,5 +1166,26 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
       const store = await fresh(t);
       assert.deepEqual(await store.listSchedulers(), []);
     });
+
+    it('database logs keep the tail past their cap; a reader behind it is told what was dropped', async (t) => {
+      const store = await fresh(t);
+      const ref = { runId: 'r1', taskId: 'shout', mapIndex: 2, attempt: 1 };
+      assert.equal(await store.readLog(ref, 0, 1024), undefined, 'no log in the database yet');
+      const line = (c: string) => new TextEncoder().encode(`${c.repeat(99)}\n`);
+      for (let i = 0; i < 5; i++)
+        await store.appendLog(ref, i * 100, line('abcde'[i] as string), 250);
+      // Written again after an ambiguous commit: nothing changes.
+      await store.appendLog(ref, 400, line('e'), 250);
+      const all = await store.readLog(ref, 0, 1 << 20);
+      assert.ok(all);
+      assert.match(all.text, /^\[baton\] the first 200 bytes of this log were dropped/);
+      assert.ok(all.text.endsWith(`${'c'.repeat(99)}\n${'d'.repeat(99)}\n${'e'.repeat(99)}\n`));
+      assert.equal(all.nextOffset, 500);
+      // Following from an offset in the kept tail reads exactly what follows, in pieces.
+      const part = await store.readLog(ref, 350, 100);
+      assert.deepEqual(part, { text: `${'d'.repeat(49)}\n${'e'.repeat(50)}`, nextOffset: 450 });
+      assert.deepEqual(await store.readLog(ref, 500, 100), { text: '', nextOffset: 500 });
+      assert.equal(await store.readLog({ ...ref, attempt: 2 }, 0, 100), undefined);
+    });
   });
 }

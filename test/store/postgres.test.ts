@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { BatonError } from '../../src/spec/index.ts';
-import { openStore, PostgresStore } from '../../src/store/index.ts';
+import { openStore, PostgresStore, WORK_CHANNEL } from '../../src/store/index.ts';
 import { freePort, type TestDatabase, testDatabase } from '../helpers/postgres.ts';
 import { describeStore } from './conformance.ts';
 
@@ -83,5 +83,105 @@ describe('PostgresStore (PostgreSQL only)', () => {
       [...ra.applied, ...rb.applied].sort((x, y) => x - y),
       all,
     );
+  });
+
+  it('the worker queue: claims fit the worker, transitions are compare-and-set, a lost worker cannot report', async (t) => {
+    const { url, schema } = await db.freshSchema();
+    const store = await openStore(url);
+    t.after(() => store.close());
+    await store.migrate();
+    const notes: string[] = [];
+    const sub = await store.listen(WORK_CHANNEL, (p) => notes.push(p));
+    t.after(() => sub.close());
+    const dispatch = (taskRunId: number, queue: string, cpu: number, memoryBytes: number) => ({
+      taskRunId,
+      runId: 'r',
+      queue,
+      cpu,
+      memoryBytes,
+      task: { taskId: `t${taskRunId}` },
+    });
+    await store.enqueueDispatches([
+      dispatch(1, 'default', 1, 600),
+      dispatch(2, 'default', 1, 600),
+      dispatch(3, 'big', 1, 0),
+      dispatch(4, 'default', 1, 100),
+    ]);
+    // Enqueued twice (a retried commit): still one row each.
+    await store.enqueueDispatches([dispatch(1, 'default', 1, 600)]);
+    for (const id of ['w1', 'w2']) {
+      await store.registerWorker({
+        id,
+        name: id,
+        host: 'h',
+        pid: 1,
+        queues: ['default'],
+        slots: 4,
+        memoryBytes: 1000,
+      });
+    }
+    const claim = (workerId: string) =>
+      store.claimDispatches({
+        workerId,
+        queues: ['default'],
+        freeSlots: 4,
+        freeMemoryBytes: 1000,
+        limit: 4,
+      });
+    // 600 + 600 exceed the budget: the second is left; the queue-`big` one is not seen.
+    assert.deepEqual(
+      (await claim('w1')).map((d) => [d.taskRunId, d.state, d.workerId, d.task]),
+      [
+        [1, 'running', 'w1', { taskId: 't1' }],
+        [4, 'running', 'w1', { taskId: 't4' }],
+      ],
+    );
+    assert.deepEqual(
+      (await claim('w2')).map((d) => d.taskRunId),
+      [2],
+    );
+    assert.equal(await store.finishDispatch(2, 'w1', { reason: 'exit_code', exitCode: 0 }), false);
+    assert.equal(await store.finishDispatch(2, 'w2', { reason: 'exit_code', exitCode: 0 }), true);
+    assert.equal(await store.finishDispatch(2, 'w2', { reason: 'exit_code', exitCode: 1 }), false);
+    await store.cancelDispatch(3, 'cancelled');
+    await store.cancelDispatch(4, 'timeout');
+    assert.deepEqual(
+      (await store.workerDispatches('w1')).map((d) => [d.taskRunId, d.cancelReason]),
+      [
+        [1, null],
+        [4, 'timeout'],
+      ],
+    );
+    // w1 fell silent an hour ago: its attempts end as lost, and its late result is refused.
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    t.after(() => client.end());
+    await client.query(
+      `UPDATE ${schema}.workers SET heartbeat_at = heartbeat_at - 3600000 WHERE id = 'w1'`,
+    );
+    assert.equal(await store.workerHeartbeat('w2', 0), true);
+    assert.equal(await store.expireWorkers(60_000), 2);
+    assert.equal(await store.workerHeartbeat('w1', 2), false);
+    assert.equal(await store.finishDispatch(1, 'w1', { reason: 'exit_code', exitCode: 0 }), false);
+    const read = await store.readDispatches([1, 2, 3, 4]);
+    assert.deepEqual(
+      read.map((d) => [d.taskRunId, d.state, d.result?.reason]),
+      [
+        [1, 'done', 'lost'],
+        [2, 'done', 'exit_code'],
+        [3, 'done', 'cancelled'],
+        [4, 'done', 'lost'],
+      ],
+    );
+    assert.match(read[0]?.result?.message ?? '', /worker w1 .*no heartbeat.*lost/);
+    assert.deepEqual(
+      (await store.listWorkers()).map((w) => [w.id, w.stoppedAt === null, w.lost]),
+      [
+        ['w2', true, false],
+        ['w1', false, true],
+      ],
+    );
+    assert.ok(notes.includes('queue:default') && notes.includes('queue:big'), notes.join());
+    assert.ok(notes.includes('cancel:w1'), notes.join());
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
-import { SqliteStore } from '../../src/store/index.ts';
+import { SqliteStore, type Store } from '../../src/store/index.ts';
 import { LATEST_VERSION, MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
 import { describeStore } from './conformance.ts';
 
@@ -212,5 +212,21 @@ describe('SqliteStore (SQLite only)', () => {
     const raw = new DatabaseSync(path);
     t.after(() => raw.close());
     assert.deepEqual({ ...raw.prepare('PRAGMA integrity_check').get() }, { integrity_check: 'ok' });
+  });
+
+  it('the worker queue needs PostgreSQL: SQLite says so', async (t) => {
+    const store = new SqliteStore(tempPath());
+    t.after(() => store.close());
+    await store.migrate();
+    const asStore: Store = store;
+    await assert.rejects(
+      asStore.listen('baton_dispatch', () => {}),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'executor.unavailable');
+        assert.match(e.message, /worker executor needs PostgreSQL/);
+        return true;
+      },
+    );
+    assert.deepEqual(await store.listWorkers(), []);
   });
 });

@@ -16,6 +16,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { BatonError, FencedError, NotFoundError } from '../../spec/index.ts';
 import { type CopyableStore, TABLES, type TableDef } from '../copy.ts';
+import type {
+  ClaimDispatches,
+  Dispatch,
+  DispatchResult,
+  NewDispatch,
+  NewWorker,
+  WorkerInfo,
+} from '../dispatch.ts';
+import { readChunks } from '../log-chunks.ts';
+import type { LogChunk, LogRef } from '../log-store.ts';
 import {
   PATCH_COLUMN_NAMES,
   patchVector,
@@ -31,7 +41,7 @@ import {
   toSchedulerInfo,
   toTaskRun,
 } from '../rows.ts';
-import type { MigrationReport, Store } from '../store.ts';
+import type { MigrationReport, Store, Subscription } from '../store.ts';
 import type {
   ActiveRunFilter,
   AssetEvent,
@@ -65,7 +75,9 @@ import type {
 } from '../types.ts';
 import { TERMINAL_RUN_STATES } from '../types.ts';
 import { isTransient, toPgStoreError } from './errors.ts';
+import { listen } from './listener.ts';
 import { PG_LATEST_VERSION, PG_MIGRATIONS } from './migrations.ts';
+import * as queue from './work-queue.ts';
 
 export interface PostgresStoreOptions {
   /** Most connections this process opens. Default 4: a scheduler's writes are serial. */
@@ -121,6 +133,7 @@ const ignore = () => {};
 export class PostgresStore implements Store, CopyableStore {
   readonly url: string;
   readonly #pool: pg.Pool;
+  readonly #rawUrl: string;
   readonly #retryForMs: number;
   readonly #onConnection: ((e: ConnectionEvent) => void) | undefined;
   /** When the current outage began (0 when the server is reachable). */
@@ -130,6 +143,7 @@ export class PostgresStore implements Store, CopyableStore {
 
   constructor(url: string, redacted: string, options: PostgresStoreOptions = {}) {
     this.url = redacted;
+    this.#rawUrl = url;
     this.#retryForMs = options.retryForMs ?? 120_000;
     this.#onConnection = options.onConnection;
     this.#pool = new pg.Pool({
@@ -902,6 +916,91 @@ export class PostgresStore implements Store, CopyableStore {
   async now(): Promise<number> {
     const rows = await this.#query('read the clock', `SELECT ${NOW} AS now`, []);
     return Number(rows[0]?.now);
+  }
+
+  // --- the worker queue (remote workers) ---------------------------------------------
+
+  async enqueueDispatches(ds: readonly NewDispatch[]): Promise<void> {
+    if (ds.length === 0) return;
+    // Idempotent (ON CONFLICT DO NOTHING): safe to run again after an ambiguous commit.
+    await this.#tx('enqueue dispatches', (c) => queue.enqueueDispatches(c, ds));
+  }
+
+  async cancelDispatch(taskRunId: number, reason: 'timeout' | 'cancelled'): Promise<void> {
+    await this.#tx(`cancel dispatch ${taskRunId}`, (c) =>
+      queue.cancelDispatch(c, taskRunId, reason),
+    );
+  }
+
+  async readDispatches(taskRunIds: readonly number[]): Promise<Dispatch[]> {
+    if (taskRunIds.length === 0) return [];
+    return this.#tx('read dispatches', (c) => queue.readDispatches(c, taskRunIds));
+  }
+
+  async claimDispatches(req: ClaimDispatches): Promise<Dispatch[]> {
+    return this.#tx(
+      `claim dispatches for ${req.workerId}`,
+      (c) => queue.claimDispatches(c, req),
+      // A claim that did commit is found again among the worker's running dispatches.
+      async () => [],
+    );
+  }
+
+  async finishDispatch(
+    taskRunId: number,
+    workerId: string,
+    result: DispatchResult,
+  ): Promise<boolean> {
+    return this.#tx(
+      `finish dispatch ${taskRunId}`,
+      (c) => queue.finishDispatch(c, taskRunId, workerId, result),
+      async () => {
+        const [d] = await this.readDispatches([taskRunId]);
+        return d?.state === 'done' && d.workerId === workerId ? true : undefined;
+      },
+    );
+  }
+
+  async workerDispatches(workerId: string): Promise<Dispatch[]> {
+    return this.#tx(`dispatches of ${workerId}`, (c) => queue.workerDispatches(c, workerId));
+  }
+
+  async expireWorkers(timeoutMs: number): Promise<number> {
+    return this.#tx('expire silent workers', (c) => queue.expireWorkers(c, timeoutMs));
+  }
+
+  async registerWorker(w: NewWorker): Promise<void> {
+    await this.#tx(`register worker ${w.id}`, (c) => queue.registerWorker(c, w));
+  }
+
+  async workerHeartbeat(id: string, running: number): Promise<boolean> {
+    return this.#tx(`heartbeat of worker ${id}`, (c) => queue.workerHeartbeat(c, id, running));
+  }
+
+  async stopWorker(id: string): Promise<void> {
+    await this.#tx(`stop worker ${id}`, (c) => queue.stopWorker(c, id));
+  }
+
+  async listWorkers(): Promise<WorkerInfo[]> {
+    return this.#retrying('list workers', () => queue.listWorkers(this.#pool));
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<Subscription> {
+    return this.#retrying(`listen on ${channel}`, () => listen(this.#rawUrl, channel, onNotify));
+  }
+
+  async appendLog(ref: LogRef, offset: number, data: Uint8Array, capBytes: number): Promise<void> {
+    if (data.length === 0) return;
+    await this.#tx(`append to the log of ${ref.taskId}`, (c) =>
+      queue.appendLog(c, ref, offset, data, capBytes),
+    );
+  }
+
+  async readLog(ref: LogRef, offset: number, limitBytes: number): Promise<LogChunk | undefined> {
+    const chunks = await this.#retrying(`read the log of ${ref.taskId}`, () =>
+      queue.readLogChunks(this.#pool, ref, offset, limitBytes),
+    );
+    return chunks === undefined ? undefined : readChunks(chunks, offset, limitBytes);
   }
 
   async countRows(t: TableDef): Promise<number> {

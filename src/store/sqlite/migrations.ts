@@ -251,6 +251,57 @@ CREATE TABLE asset_cursors (
 );
 `;
 
+/*
+ * workers          `baton worker` processes, their queues, budget and heartbeat.
+ * task_dispatch    one row per attempt handed to workers (queued, running on a worker,
+ *                  done with its result). The queue itself needs PostgreSQL; the tables
+ *                  exist here too so that both schemas stay one.
+ * task_logs        logs shipped by workers, in chunks per attempt (the tail is kept).
+ */
+const workers = `
+CREATE TABLE workers (
+  id           TEXT PRIMARY KEY,
+  name         TEXT NOT NULL,
+  host         TEXT NOT NULL,
+  pid          INTEGER NOT NULL,
+  queues       TEXT NOT NULL,
+  slots        REAL NOT NULL,
+  memory_bytes INTEGER NOT NULL,
+  running      INTEGER NOT NULL DEFAULT 0,
+  started_at   INTEGER NOT NULL,
+  heartbeat_at INTEGER NOT NULL,
+  stopped_at   INTEGER,
+  lost         INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE task_dispatch (
+  task_run_id   INTEGER PRIMARY KEY,
+  run_id        TEXT NOT NULL,
+  queue         TEXT NOT NULL,
+  cpu           REAL NOT NULL,
+  memory_bytes  INTEGER NOT NULL,
+  task          TEXT NOT NULL,
+  state         TEXT NOT NULL,
+  worker_id     TEXT,
+  cancel_reason TEXT,
+  created_at    INTEGER NOT NULL,
+  claimed_at    INTEGER,
+  done_at       INTEGER,
+  result        TEXT
+);
+
+CREATE TABLE task_logs (
+  id           INTEGER PRIMARY KEY,
+  run_id       TEXT NOT NULL,
+  task_id      TEXT NOT NULL,
+  map_index    INTEGER NOT NULL,
+  attempt      INTEGER NOT NULL,
+  start_offset INTEGER NOT NULL,
+  data         BLOB NOT NULL
+);
+CREATE UNIQUE INDEX task_logs_attempt ON task_logs (run_id, task_id, map_index, attempt, start_offset);
+`;
+
 /** Every migration, in order. The last version is the schema this build expects. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
@@ -260,6 +311,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'executor state', sql: executorState },
   { version: 6, name: 'task run usage and wait reasons', sql: usageAndWaits },
   { version: 7, name: 'assets: sizing, partitions, asset triggers', sql: assets },
+  { version: 8, name: 'remote workers: dispatches, workers, log chunks', sql: workers },
 ];
 
 /** The schema version this build of Baton writes and understands. */

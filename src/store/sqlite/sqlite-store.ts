@@ -10,6 +10,9 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatonError, FencedError } from '../../spec/index.ts';
 import type { CopyableStore, TableDef } from '../copy.ts';
+import { type Dispatch, NeedsPostgresError, type WorkerInfo } from '../dispatch.ts';
+import { LOG_CHUNK_BYTES, readChunks } from '../log-chunks.ts';
+import type { LogChunk, LogRef } from '../log-store.ts';
 import {
   patchColumns,
   type Row,
@@ -22,7 +25,7 @@ import {
   toSchedulerInfo,
   toTaskRun,
 } from '../rows.ts';
-import type { MigrationReport, Store } from '../store.ts';
+import type { MigrationReport, Store, Subscription } from '../store.ts';
 import {
   type ActiveRunFilter,
   type AssetEvent,
@@ -58,6 +61,8 @@ import {
 import { isBusy, toStoreError } from './errors.ts';
 import { applyMigrations, LATEST_VERSION } from './migrations.ts';
 import * as schedules from './schedules.ts';
+
+const LOG_KEY = 'run_id = ? AND task_id = ? AND map_index = ? AND attempt = ?';
 
 /** Tuning for {@link SqliteStore}; the defaults suit every normal use. */
 export interface SqliteStoreOptions {
@@ -586,6 +591,98 @@ export class SqliteStore implements Store, CopyableStore {
 
   async now(): Promise<number> {
     return Date.now();
+  }
+
+  // --- the worker queue: PostgreSQL only ---------------------------------------------
+
+  async enqueueDispatches(): Promise<void> {
+    throw new NeedsPostgresError(this.url);
+  }
+
+  async cancelDispatch(): Promise<void> {
+    throw new NeedsPostgresError(this.url);
+  }
+
+  async readDispatches(): Promise<Dispatch[]> {
+    throw new NeedsPostgresError(this.url);
+  }
+
+  async claimDispatches(): Promise<Dispatch[]> {
+    throw new NeedsPostgresError(this.url);
+  }
+
+  async finishDispatch(): Promise<boolean> {
+    throw new NeedsPostgresError(this.url);
+  }
+
+  async workerDispatches(): Promise<Dispatch[]> {
+    throw new NeedsPostgresError(this.url);
+  }
+
+  async expireWorkers(): Promise<number> {
+    throw new NeedsPostgresError(this.url);
+  }
+
+  async registerWorker(): Promise<void> {
+    throw new NeedsPostgresError(this.url);
+  }
+
+  async workerHeartbeat(): Promise<boolean> {
+    throw new NeedsPostgresError(this.url);
+  }
+
+  async stopWorker(): Promise<void> {
+    throw new NeedsPostgresError(this.url);
+  }
+
+  /** Empty: no worker can register on SQLite. */
+  async listWorkers(): Promise<WorkerInfo[]> {
+    return [];
+  }
+
+  async listen(): Promise<Subscription> {
+    throw new NeedsPostgresError(this.url);
+  }
+
+  async appendLog(ref: LogRef, offset: number, data: Uint8Array, capBytes: number): Promise<void> {
+    if (data.length === 0) return;
+    await this.#write(`append to the log of ${ref.taskId}`, () => {
+      const insert = this.#stmt(
+        `INSERT INTO task_logs (run_id, task_id, map_index, attempt, start_offset, data)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      );
+      for (let at = 0; at < data.length; at += LOG_CHUNK_BYTES) {
+        const part = data.subarray(at, Math.min(data.length, at + LOG_CHUNK_BYTES));
+        insert.run(ref.runId, ref.taskId, ref.mapIndex, ref.attempt, offset + at, part);
+      }
+      const end = offset + data.length;
+      if (end > capBytes) {
+        this.#stmt(
+          `DELETE FROM task_logs WHERE ${LOG_KEY} AND start_offset + length(data) <= ?`,
+        ).run(ref.runId, ref.taskId, ref.mapIndex, ref.attempt, end - capBytes);
+      }
+    });
+  }
+
+  async readLog(ref: LogRef, offset: number, limitBytes: number): Promise<LogChunk | undefined> {
+    return this.#read(`read the log of ${ref.taskId}`, () => {
+      const key = [ref.runId, ref.taskId, ref.mapIndex, ref.attempt] as const;
+      const first = this.#stmt(
+        `SELECT min(start_offset) AS first FROM task_logs WHERE ${LOG_KEY}`,
+      ).get(...key);
+      if (first?.first === null || first?.first === undefined) return undefined;
+      const from = Math.max(offset, Number(first.first));
+      const rows = this.#stmt(
+        `SELECT start_offset, data FROM task_logs
+         WHERE ${LOG_KEY} AND start_offset + length(data) > ? AND start_offset < ?
+         ORDER BY start_offset`,
+      ).all(...key, from, from + limitBytes);
+      return readChunks(
+        rows.map((r) => ({ start: Number(r.start_offset), data: r.data as Uint8Array })),
+        offset,
+        limitBytes,
+      );
+    });
   }
 
   async exclusive<T>(_name: string, work: () => Promise<T>): Promise<T | undefined> {

@@ -1,0 +1,2 @@
+/** The `baton worker` process. */
+export { Worker, type WorkerLog, type WorkerOptions } from './worker.ts';
