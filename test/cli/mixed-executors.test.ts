@@ -29,8 +29,10 @@ describe('one run on the local and the kubernetes executor', () => {
   });
   after(() => fake.close());
 
-  test('each task runs where it names; killed and resumed, both are adopted, none started twice', async () => {
+  test('each task runs where it names; killed and resumed, both are adopted, none started twice', async (t) => {
     const dir = tempProject('baton-mixed-');
+    // Whatever happens, the tasks waiting for the gate end with the test.
+    t.after(() => writeFileSync(join(dir, 'gate'), ''));
     const kubeconfig = fake.writeKubeconfig(join(dir, 'kubeconfig'));
     const dbUrl = `sqlite:${join(dir, '.baton', 'baton.db')}`;
     const prefix = `baton-${createHash('sha256').update(dbUrl).digest('hex').slice(0, 8)}-`;
