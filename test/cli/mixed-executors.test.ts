@@ -64,6 +64,13 @@ tasks:
       header = await waitForOutput(child, /as run \S+ \([^)]*\)/);
       assert.match(header, /kubernetes and local executors/);
       await waitForFile(dir, () => readLines(ledger).length === 2, 'both tasks started', 120_000);
+      // Both handles recorded (the task can start before its handle's batch commits).
+      const id = runIdFrom(header);
+      const deadline = Date.now() + 120_000;
+      const handles = async () =>
+        (await showRun(dir, id)).taskRuns.filter((t) => t.handle?.executor !== undefined).length;
+      while ((await handles()) < 2)
+        assert.ok(Date.now() < deadline, 'both handles recorded within 2 minutes');
     } finally {
       child.kill('SIGKILL');
       await done;

@@ -138,8 +138,12 @@ describe('remote workers (baton worker on PostgreSQL)', () => {
     ).catch((e: Error) => {
       throw new Error(`${e.message}\n${diagnose()}`);
     });
-    const killedWith = (await store.workerDispatches(id1)).map((d) => d.taskRunId);
     w1.child.kill('SIGKILL');
+    await w1.exited;
+    // What w1 still held when it died (read after its death: a task that ended just before
+    // the kill reported its result and is not w1's to lose).
+    const killedWith = (await store.workerDispatches(id1)).map((d) => d.taskRunId);
+    assert.ok(killedWith.length > 0, 'w1 died holding attempts');
     await until(
       'w2 running tasks',
       async () => ends() >= 150 && (await store.workerDispatches(id2)).length > 0,
