@@ -84,6 +84,23 @@ export interface ClaimDispatches {
 }
 
 /** Notification channels: new work for workers, and dispatch changes for schedulers. */
+/**
+ * One round trip of a worker: record the results of attempts it finished and claim what
+ * now fits, in one transaction (one commit, one notification) instead of one each.
+ */
+export interface SettleDispatches {
+  readonly workerId: string;
+  readonly results: readonly { readonly taskRunId: number; readonly result: DispatchResult }[];
+  /** What to claim once those results free their slots; null claims nothing (stopping, full). */
+  readonly claim: Omit<ClaimDispatches, 'workerId'> | null;
+}
+
+export interface SettledDispatches {
+  /** The results recorded; any other was refused (the attempt is no longer this worker's). */
+  readonly recorded: readonly number[];
+  readonly claimed: readonly Dispatch[];
+}
+
 export const WORK_CHANNEL = 'baton_work';
 export const DISPATCH_CHANNEL = 'baton_dispatch';
 

@@ -12,6 +12,8 @@ import type {
   DispatchResult,
   NewDispatch,
   NewWorker,
+  SettleDispatches,
+  SettledDispatches,
   WorkerInfo,
 } from './dispatch.ts';
 import type { LogChunk, LogRef } from './log-store.ts';
@@ -258,6 +260,12 @@ export interface Store {
   claimDispatches(request: ClaimDispatches): Promise<Dispatch[]>;
   /** `running → done` with the result, only by the worker that runs it; false otherwise. */
   finishDispatch(taskRunId: number, workerId: string, result: DispatchResult): Promise<boolean>;
+  /**
+   * `finishDispatch` for several results, then `claimDispatches`, in one transaction. On an
+   * ambiguous commit the claim comes back empty: what it took shows up among the worker's
+   * running dispatches (`workerDispatches`), which the worker then runs.
+   */
+  settleDispatches(request: SettleDispatches): Promise<SettledDispatches>;
   /** A worker's running dispatches (with their cancel requests). */
   workerDispatches(workerId: string): Promise<Dispatch[]>;
   /**

@@ -24,6 +24,7 @@ import {
   type Dispatch,
   type DispatchResult,
   type LogRef,
+  type SettledDispatches,
   type Store,
   type Subscription,
   WORK_CHANNEL,
@@ -94,8 +95,13 @@ export class Worker {
   readonly #attemptsDir: string;
   #subscription: Subscription | null = null;
   #timers: NodeJS.Timeout[] = [];
-  #claiming: Promise<void> | null = null;
-  #claimAgain = false;
+  /** Results of finished attempts not yet recorded (sent with the next claim). */
+  #results: { readonly taskRunId: number; readonly result: DispatchResult }[] = [];
+  /** The round trip in progress: results out, claims in (one at a time). */
+  #syncing: Promise<void> | null = null;
+  #syncAgain = false;
+  /** Round trips begun: a claim may have committed unseen while it changed (see #adopt). */
+  #syncs = 0;
   #stopping = false;
   #lost = false;
   #drained: (() => void) | null = null;
@@ -137,7 +143,7 @@ export class Worker {
     this.#subscription = await store.listen(WORK_CHANNEL, (payload) => this.#notified(payload));
     const every = (ms: number, work: () => void) => this.#timers.push(setInterval(work, ms));
     every(this.#o.heartbeatMs ?? 5000, () => void this.#heartbeat());
-    every(this.#o.pollMs ?? 5000, () => this.#claim());
+    every(this.#o.pollMs ?? 5000, () => this.#sync());
     every(SHIP_MS, () => {
       for (const r of this.#running.values()) this.#ship(r);
     });
@@ -147,7 +153,7 @@ export class Worker {
       slots: this.#o.slots,
       memoryBytes: this.#o.memoryBytes,
     });
-    this.#claim();
+    this.#sync();
   }
 
   /** Attempts running now. */
@@ -164,9 +170,9 @@ export class Worker {
     this.#stopping = true;
     await this.#subscription?.close();
     // A claim in flight may still hand over attempts: they are run and drained too.
-    await this.#claiming;
+    await this.#syncing;
     const graceMs = this.#o.graceMs ?? 60_000;
-    if (this.#running.size > 0) {
+    if (this.#running.size > 0 || this.#results.length > 0) {
       this.#o.log('info', 'stopping: waiting for running attempts', {
         running: this.#running.size,
         graceMs,
@@ -179,6 +185,8 @@ export class Worker {
           r.abandoned = true;
           void this.#local.cancel(r.task.taskRunId, 'cancelled');
         }
+        // Results the database would not take by now are left to the lost-worker sweep.
+        if (this.#running.size === 0) this.#drained?.();
       }, graceMs);
       await drained;
       clearTimeout(timer);
@@ -193,7 +201,7 @@ export class Worker {
 
   #notified(payload: string): void {
     if (payload === '' || payload === `cancel:${this.id}`) void this.#applyCancels();
-    if (payload === '' || this.#o.queues.some((q) => payload === `queue:${q}`)) this.#claim();
+    if (payload === '' || this.#o.queues.some((q) => payload === `queue:${q}`)) this.#sync();
   }
 
   #free(): { slots: number; memory: number } {
@@ -206,39 +214,69 @@ export class Worker {
     return { slots, memory };
   }
 
-  /** Claims what fits, again and again while something was taken; overlapping calls coalesce. */
-  #claim(): void {
-    if (this.#stopping || this.#lost) return;
-    if (this.#claiming) {
-      this.#claimAgain = true;
+  /**
+   * Records finished attempts' results and claims what fits, in one transaction, again and
+   * again while something was taken; overlapping calls coalesce. Results are recorded even
+   * while stopping; nothing is claimed then.
+   */
+  #sync(): void {
+    if (this.#lost) {
+      // Its results would be refused: its attempts are already retried elsewhere.
+      this.#results.length = 0;
+      if (this.#running.size === 0) this.#drained?.();
+      return;
+    }
+    if (this.#syncing) {
+      this.#syncAgain = true;
       return;
     }
     // `.finally` runs after the assignment, even when the loop ends without waiting.
-    this.#claiming = this.#claimLoop().finally(() => {
-      this.#claiming = null;
+    this.#syncing = this.#syncLoop().finally(() => {
+      this.#syncing = null;
     });
   }
 
-  async #claimLoop(): Promise<void> {
-    try {
-      for (;;) {
-        this.#claimAgain = false;
-        const free = this.#free();
-        if (free.slots <= 0 || this.#stopping) break;
-        const claimed = await this.#o.store.claimDispatches({
-          workerId: this.id,
-          queues: this.#o.queues,
-          freeSlots: free.slots,
-          freeMemoryBytes: free.memory,
-          limit: Math.max(1, Math.min(64, Math.ceil(free.slots))),
-        });
-        for (const d of claimed) await this.#launch(d);
-        if (claimed.length === 0 && !this.#claimAgain) break;
+  async #syncLoop(): Promise<void> {
+    for (;;) {
+      this.#syncAgain = false;
+      const results = this.#results.splice(0);
+      const free = this.#free();
+      const claim =
+        free.slots > 0 && !this.#stopping && !this.#lost
+          ? {
+              queues: this.#o.queues,
+              freeSlots: free.slots,
+              freeMemoryBytes: free.memory,
+              limit: Math.max(1, Math.min(64, Math.ceil(free.slots))),
+            }
+          : null;
+      if (results.length === 0 && claim === null) break;
+      this.#syncs++;
+      let settled: SettledDispatches;
+      try {
+        settled = await this.#o.store.settleDispatches({ workerId: this.id, results, claim });
+      } catch (error) {
+        // Kept for the next notification, poll or finish: a result is never dropped.
+        this.#results.unshift(...results);
+        this.#o.log(
+          'warn',
+          'cannot reach the database; retrying on the next notification or poll',
+          {
+            error: (error as Error).message,
+          },
+        );
+        break;
       }
-    } catch (error) {
-      this.#o.log('warn', 'claim failed; retrying on the next notification or poll', {
-        error: (error as Error).message,
-      });
+      const recorded = new Set(settled.recorded);
+      for (const { taskRunId } of results) {
+        if (!recorded.has(taskRunId))
+          this.#o.log('warn', 'result refused: the attempt is no longer this worker’s', {
+            taskRunId,
+          });
+      }
+      for (const d of settled.claimed) await this.#launch(d);
+      if (this.#running.size === 0 && this.#results.length === 0) this.#drained?.();
+      if (settled.claimed.length === 0 && !this.#syncAgain && this.#results.length === 0) break;
     }
   }
 
@@ -309,24 +347,12 @@ export class Worker {
       };
     }
     const { taskRunId } = r.task;
-    try {
-      const recorded = await this.#o.store.finishDispatch(taskRunId, this.id, result);
-      if (!recorded) {
-        this.#o.log('warn', 'result refused: the attempt is no longer this worker’s', {
-          taskRunId,
-        });
-      }
-    } catch (error) {
-      this.#o.log('error', 'cannot record a result', {
-        taskRunId,
-        error: (error as Error).message,
-      });
-    }
     rmSync(r.task.logPath, { force: true });
     rmSync(r.task.outputPath, { force: true });
+    // Its slots are free from now on; the result goes with the next claim, in one commit.
     this.#running.delete(taskRunId);
-    if (this.#running.size === 0) this.#drained?.();
-    this.#claim();
+    this.#results.push({ taskRunId, result });
+    this.#sync();
   }
 
   /** Ships what the attempt's log gained since the last time (queued behind any shipping). */
@@ -399,11 +425,24 @@ export class Worker {
 
   /** Stops the attempts a scheduler asked to stop (cancel or timeout). */
   async #applyCancels(): Promise<void> {
-    if (this.#running.size === 0) return;
+    const syncs = this.#syncs;
+    const quiet = this.#syncing === null;
     const mine = await this.#o.store.workerDispatches(this.id);
     for (const d of mine) {
       if (d.cancelReason && this.#running.has(d.taskRunId))
         await this.#local.cancel(d.taskRunId, d.cancelReason);
+    }
+    // A claim whose commit went unconfirmed (the connection died during COMMIT) came back
+    // empty, yet may have taken attempts: they are this worker's, so it runs them now.
+    // Only when no round trip ran meanwhile, whose claims would show up here too.
+    if (!quiet || this.#syncing !== null || syncs !== this.#syncs || this.#stopping) return;
+    const pending = new Set(this.#results.map((r) => r.taskRunId));
+    for (const d of mine) {
+      if (this.#running.has(d.taskRunId) || pending.has(d.taskRunId)) continue;
+      this.#o.log('warn', 'running an attempt claimed by an unconfirmed commit', {
+        taskRunId: d.taskRunId,
+      });
+      await this.#launch(d);
     }
   }
 }

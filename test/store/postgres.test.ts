@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { BatonError } from '../../src/spec/index.ts';
-import { openStore, PostgresStore, WORK_CHANNEL } from '../../src/store/index.ts';
+import { DISPATCH_CHANNEL, openStore, PostgresStore, WORK_CHANNEL } from '../../src/store/index.ts';
 import { freePort, type TestDatabase, testDatabase } from '../helpers/postgres.ts';
 import { describeStore } from './conformance.ts';
 
@@ -183,5 +183,70 @@ describe('PostgresStore (PostgreSQL only)', () => {
     );
     assert.ok(notes.includes('queue:default') && notes.includes('queue:big'), notes.join());
     assert.ok(notes.includes('cancel:w1'), notes.join());
+  });
+
+  it('a worker settles in one transaction: its results recorded, refused ones named, what fits claimed', async (t) => {
+    const { url } = await db.freshSchema();
+    const store = await openStore(url);
+    t.after(() => store.close());
+    await store.migrate();
+    const done: string[] = [];
+    const sub = await store.listen(DISPATCH_CHANNEL, (p) => done.push(p));
+    t.after(() => sub.close());
+    await store.enqueueDispatches(
+      [1, 2, 3, 4, 5].map((taskRunId) => ({
+        taskRunId,
+        runId: 'r',
+        queue: 'default',
+        cpu: 1,
+        memoryBytes: 0,
+        task: { taskId: `t${taskRunId}` },
+      })),
+    );
+    const claim = { queues: ['default'], freeSlots: 2, freeMemoryBytes: 0, limit: 2 };
+    const first = await store.settleDispatches({ workerId: 'w1', results: [], claim });
+    assert.deepEqual(first.recorded, []);
+    assert.deepEqual(
+      first.claimed.map((d) => [d.taskRunId, d.workerId, d.task]),
+      [
+        [1, 'w1', { taskId: 't1' }],
+        [2, 'w1', { taskId: 't2' }],
+      ],
+    );
+    // 1 and 2 end (3 is not w1's: refused), and their two slots take 3 and 4 at once.
+    const ok = { reason: 'exit_code', exitCode: 0, output: '{"output":{"n":1}}\n' };
+    const second = await store.settleDispatches({
+      workerId: 'w1',
+      results: [1, 2, 3].map((taskRunId) => ({ taskRunId, result: ok })),
+      claim,
+    });
+    assert.deepEqual([...second.recorded].sort(), [1, 2]);
+    assert.deepEqual(
+      second.claimed.map((d) => d.taskRunId),
+      [3, 4],
+    );
+    // Stopping: results only, nothing claimed.
+    const last = await store.settleDispatches({
+      workerId: 'w1',
+      results: [{ taskRunId: 3, result: { reason: 'exit_code', exitCode: 2 } }],
+      claim: null,
+    });
+    assert.deepEqual(last, { recorded: [3], claimed: [] });
+    const read = await store.readDispatches([1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      read.map((d) => [d.taskRunId, d.state, d.result?.exitCode ?? null]),
+      [
+        [1, 'done', 0],
+        [2, 'done', 0],
+        [3, 'done', 2],
+        [4, 'running', null],
+        [5, 'queued', null],
+      ],
+    );
+    assert.equal(read[0]?.result?.output, ok.output);
+    assert.ok(
+      done.length >= 3,
+      `one notification per settle that changed something: ${done.length}`,
+    );
   });
 });

@@ -22,6 +22,8 @@ import type {
   DispatchResult,
   NewDispatch,
   NewWorker,
+  SettleDispatches,
+  SettledDispatches,
   WorkerInfo,
 } from '../dispatch.ts';
 import { readChunks } from '../log-chunks.ts';
@@ -957,6 +959,24 @@ export class PostgresStore implements Store, CopyableStore {
       async () => {
         const [d] = await this.readDispatches([taskRunId]);
         return d?.state === 'done' && d.workerId === workerId ? true : undefined;
+      },
+    );
+  }
+
+  async settleDispatches(req: SettleDispatches): Promise<SettledDispatches> {
+    return this.#tx(
+      `settle dispatches of ${req.workerId}`,
+      (c) => queue.settleDispatches(c, req),
+      // Committed or not, the results can be read back; a claim that did commit is found
+      // again among the worker's running dispatches.
+      async () => {
+        const ids = req.results.map((r) => r.taskRunId);
+        const done = await this.readDispatches(ids);
+        const mine = (d: Dispatch) => d.state === 'done' && d.workerId === req.workerId;
+        // Every result is in only if the transaction committed: then claim nothing more.
+        if (ids.length > 0 && done.length === ids.length && done.every(mine))
+          return { recorded: ids, claimed: [] };
+        return undefined;
       },
     );
   }

@@ -13,6 +13,8 @@ import {
   type DispatchResult,
   type NewDispatch,
   type NewWorker,
+  type SettleDispatches,
+  type SettledDispatches,
   WORK_CHANNEL,
   type WorkerInfo,
 } from '../dispatch.ts';
@@ -100,6 +102,12 @@ export async function readDispatches(
  * under the worker's id; the rest stay queued for another worker.
  */
 export async function claimDispatches(c: Client, req: ClaimDispatches): Promise<Dispatch[]> {
+  const claimed = await claimRows(c, req);
+  if (claimed.length > 0) await c.query('SELECT pg_notify($1, $2)', [DISPATCH_CHANNEL, '']);
+  return claimed;
+}
+
+async function claimRows(c: Client, req: ClaimDispatches): Promise<Dispatch[]> {
   if (req.limit <= 0 || req.freeSlots <= 0) return [];
   const { rows } = await c.query(
     `SELECT task_run_id, cpu, memory_bytes FROM task_dispatch
@@ -126,8 +134,36 @@ export async function claimDispatches(c: Client, req: ClaimDispatches): Promise<
      RETURNING *`,
     [chosen, req.workerId],
   );
-  await c.query('SELECT pg_notify($1, $2)', [DISPATCH_CHANNEL, '']);
   return claimed.rows.map((r) => toDispatch(r as Row)).sort((a, b) => a.taskRunId - b.taskRunId);
+}
+
+/**
+ * A worker's round trip: its results recorded (each only while the attempt is still its
+ * own, as `finishDispatch`), then what fits claimed, with one notification for both.
+ */
+export async function settleDispatches(
+  c: Client,
+  req: SettleDispatches,
+): Promise<SettledDispatches> {
+  let recorded: number[] = [];
+  if (req.results.length > 0) {
+    const { rows } = await c.query(
+      `UPDATE task_dispatch d SET state = 'done', result = r.result, done_at = ${NOW}
+       FROM unnest($1::bigint[], $2::text[]) AS r(id, result)
+       WHERE d.task_run_id = r.id AND d.worker_id = $3 AND d.state = 'running'
+       RETURNING d.task_run_id`,
+      [
+        req.results.map((r) => r.taskRunId),
+        req.results.map((r) => JSON.stringify(r.result)),
+        req.workerId,
+      ],
+    );
+    recorded = rows.map((r) => Number(r.task_run_id));
+  }
+  const claimed = req.claim ? await claimRows(c, { ...req.claim, workerId: req.workerId }) : [];
+  if (recorded.length > 0 || claimed.length > 0)
+    await c.query('SELECT pg_notify($1, $2)', [DISPATCH_CHANNEL, '']);
+  return { recorded, claimed };
 }
 
 /** `running → done` by the worker that runs it; false when it no longer does (declared lost). */
@@ -146,12 +182,13 @@ export async function finishDispatch(
   return rowCount === 1;
 }
 
-/** Running dispatches of one worker (what it should be running, and what to cancel). */
+/**
+ * Running dispatches of one worker, with their tasks: what it should be running (it runs
+ * one it does not know of: see the worker's adoption), and what to cancel.
+ */
 export async function workerDispatches(c: Client, workerId: string): Promise<Dispatch[]> {
   const { rows } = await c.query(
-    `SELECT task_run_id, run_id, queue, cpu, memory_bytes, state, worker_id, cancel_reason,
-            claimed_at, result
-     FROM task_dispatch WHERE worker_id = $1 AND state = 'running' ORDER BY task_run_id`,
+    `SELECT * FROM task_dispatch WHERE worker_id = $1 AND state = 'running' ORDER BY task_run_id`,
     [workerId],
   );
   return rows.map((r) => toDispatch(r as Row));

@@ -10,7 +10,12 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatonError, FencedError } from '../../spec/index.ts';
 import type { CopyableStore, TableDef } from '../copy.ts';
-import { type Dispatch, NeedsPostgresError, type WorkerInfo } from '../dispatch.ts';
+import {
+  type Dispatch,
+  NeedsPostgresError,
+  type SettledDispatches,
+  type WorkerInfo,
+} from '../dispatch.ts';
 import { LOG_CHUNK_BYTES, readChunks } from '../log-chunks.ts';
 import type { LogChunk, LogRef } from '../log-store.ts';
 import {
@@ -612,6 +617,10 @@ export class SqliteStore implements Store, CopyableStore {
   }
 
   async finishDispatch(): Promise<boolean> {
+    throw new NeedsPostgresError(this.url);
+  }
+
+  async settleDispatches(): Promise<SettledDispatches> {
     throw new NeedsPostgresError(this.url);
   }
 
