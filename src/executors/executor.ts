@@ -73,6 +73,16 @@ export type ExecutorEvent =
       readonly at: number;
     }
   | {
+      /**
+       * Handed over but not started yet, and why (the worker queue has no worker that can
+       * take it, say): recorded on the running row until `started`.
+       */
+      readonly type: 'waiting';
+      readonly taskRunId: number;
+      readonly message: string;
+      readonly at: number;
+    }
+  | {
       readonly type: 'finished';
       readonly taskRunId: number;
       /** Exit code, or null when the process was killed by a signal or never ran. */

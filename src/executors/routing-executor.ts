@@ -50,7 +50,7 @@ export function createRoutingExecutor(options: RoutingExecutorOptions): Executor
             // The handle is stored on the task run: it says where to adopt the attempt.
             events.push({ ...event, handle: { ...event.handle, executor: name } });
           } else {
-            holder.delete(event.taskRunId);
+            if (event.type === 'finished') holder.delete(event.taskRunId);
             events.push(event);
           }
         }

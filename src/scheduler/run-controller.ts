@@ -45,7 +45,13 @@ import {
   decision as sizingDecision,
 } from './resolve-task.ts';
 import { decide, type TriggerDecision } from './trigger-rules.ts';
-import { maxParallelWait, resourcesWait, retryWait, slotWait } from './wait-reasons.ts';
+import {
+  executorWait,
+  maxParallelWait,
+  resourcesWait,
+  retryWait,
+  slotWait,
+} from './wait-reasons.ts';
 
 /** States after which a task (or map item) never changes again; `up_for_retry` is not one. */
 const FINAL: ReadonlySet<TaskState> = new Set([
@@ -387,8 +393,12 @@ export class RunController {
         kind: 'patch',
         id: unit.rowId,
         state: 'running',
-        patch: { handle: ev.handle },
+        patch: { handle: ev.handle, ...(unit.waitingFor ? { waitReason: null } : {}) },
       });
+      unit.waitingFor = null;
+    } else if (ev.type === 'waiting') {
+      if (unit.state === 'running' && unit.ranFrom === undefined)
+        this.#recordWait(unit, executorWait(ev.message, ev.at));
     } else if (unit.state === 'running') {
       // How long the task itself ran, from the executor's own reports: what the database
       // adds around it must not make short tasks look long (see `#limit`).

@@ -26,6 +26,11 @@ export function maxParallelWait(taskId: string, maxParallel: number, now: number
 }
 
 /** Up for retry: the retry delay runs until `retryAt`. */
+/** Handed to the executor, which has not started it yet, and says why. */
+export function executorWait(message: string, now: number): WaitReason {
+  return { kind: 'executor', message, since: now };
+}
+
 export function retryWait(nextAttempt: number, retryAt: number, now: number): WaitReason {
   return {
     kind: 'retry',

@@ -32,7 +32,7 @@ export const Run = z
 
 export const WaitReason = z
   .object({
-    kind: z.enum(['slot', 'resources', 'max_parallel', 'retry']),
+    kind: z.enum(['slot', 'resources', 'max_parallel', 'retry', 'executor']),
     message: z.string(),
     since: ms,
     until: ms.optional(),

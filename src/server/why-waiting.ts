@@ -1,7 +1,8 @@
 /**
  * "Why is this task not running?" for every task run that waits. The reason the scheduler
  * recorded on the row comes first (no free slot, the CPU or memory budget, max_parallel,
- * a retry delay: see `WaitReason`); rows without one (pending rows, which wait for their
+ * a retry delay, or a running attempt its executor has not started yet, such as one no
+ * live worker can take: see `WaitReason`); rows without one (pending rows, which wait for their
  * upstreams, and rows a scheduler without reasons wrote) get what the rows show: which
  * upstreams are unfinished, when a retry is due, that a queued attempt waits for a slot.
  */
@@ -22,7 +23,10 @@ export function whyWaiting(
   const parent = new Map(latest.filter((t) => t.mapIndex < 0).map((t) => [t.taskId, t]));
   const needs = new Map((spec?.tasks ?? []).map((t) => [t.id, t.needs]));
   for (const t of latest) {
-    if (t.waitReason !== null && (t.state === 'queued' || t.state === 'up_for_retry')) {
+    if (
+      t.waitReason !== null &&
+      (t.state === 'queued' || t.state === 'up_for_retry' || t.state === 'running')
+    ) {
       out[t.id] = t.waitReason.message;
     } else if (t.state === 'pending') {
       const open = (needs.get(t.taskId) ?? []).filter(

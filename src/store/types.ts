@@ -285,7 +285,7 @@ export interface TaskRun {
 }
 
 /** What a waiting task run waits for, as the scheduler recorded it. */
-export type WaitKind = 'slot' | 'resources' | 'max_parallel' | 'retry';
+export type WaitKind = 'slot' | 'resources' | 'max_parallel' | 'retry' | 'executor';
 
 /**
  * Why the scheduler holds a task run: no free executor slot, its CPU or memory request

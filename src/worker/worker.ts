@@ -324,7 +324,7 @@ export class Worker {
         this.#watchdog.follow(r.pid, String(event.handle.token ?? ''));
         continue;
       }
-      void this.#finished(r, event);
+      if (event.type === 'finished') void this.#finished(r, event);
     }
   }
 

@@ -259,6 +259,63 @@ describe('remote workers (baton worker on PostgreSQL)', () => {
     }
   });
 
+  it('says why a dispatched task waits: no worker serves its queue, none can hold it; it runs once one can', async (t) => {
+    const { dir, url, store, track } = await setup(t);
+    const file = join(dir, 'flows', 'wait.yaml');
+    writeFileSync(
+      file,
+      [
+        'flow: wait',
+        'defaults:',
+        '  executor: worker',
+        'tasks:',
+        '  gpu:',
+        '    queue: gpu',
+        '    run: "true"',
+        '  huge:',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a Baton expression, not a JS one
+        '    resources: { memory: "${{ 3 * GiB }}" }',
+        '    run: "true"',
+        '',
+      ].join('\n'),
+    );
+    track(await startWorker(url, dir, 'small', ['--slots', '2', '--memory', '1GiB']));
+    // A short worker timeout makes the executor look at the workers every second.
+    track(await startScheduler(url, dir, ['--worker-timeout', '3s']));
+    const [id] = await createRuns(store, dir, file, 1);
+    // The reason is on the running row, where baton show and the dashboard read it.
+    const reasons = async () => {
+      const rows = await store.listTaskRuns(id as string);
+      const of = (task: string) => rows.find((tr) => tr.taskId === task)?.waitReason?.message ?? '';
+      return { gpu: of('gpu'), huge: of('huge') };
+    };
+    await until('both reasons shown', async () => {
+      const r = await reasons();
+      return r.gpu !== '' && r.huge !== '';
+    });
+    const r = await reasons();
+    assert.match(
+      r.gpu,
+      /queue "gpu": no live worker serves it \(start one: baton worker --queues gpu\)/,
+    );
+    assert.match(
+      r.huge,
+      /queue "default": none of its 1 live worker can hold 1 slot and 3 GiB \(the largest has 2 slots and 1 GiB\)/,
+    );
+    track(await startWorker(url, dir, 'gpu', ['--queues', 'gpu']));
+    track(await startWorker(url, dir, 'large', ['--memory', '4GiB']));
+    const [run] = await untilRunsEnd(store, [id as string], 60_000);
+    assert.equal(run?.state, 'success');
+    const done = await store.listTaskRuns(id as string);
+    assert.deepEqual(
+      done.map((tr) => [tr.taskId, tr.state, tr.waitReason]),
+      [
+        ['gpu', 'success', null],
+        ['huge', 'success', null],
+      ],
+    );
+  });
+
   it('a task’s log reaches baton logs -f in another process while it runs', async (t) => {
     const { dir, url, store, track } = await setup(t);
     const go = join(dir, 'go');

@@ -36,7 +36,9 @@ export interface QueueRequest {
 
 /** A live worker, for capacity. */
 export interface QueueWorker {
+  readonly queues: readonly string[];
   readonly slots: number;
+  readonly memoryBytes: number;
   readonly stoppedAt: number | null;
 }
 

@@ -7,6 +7,7 @@
  * heartbeating and ends their attempts as `lost`, so the scheduler retries them by policy.
  */
 import { writeFileSync } from 'node:fs';
+import { formatBytes } from '../../spec/index.ts';
 import { EventQueue } from '../event-queue.ts';
 import type {
   Adopted,
@@ -22,6 +23,7 @@ import {
   finishReason,
   type QueueDispatch,
   type QueueRequest,
+  type QueueWorker,
   type WorkQueue,
 } from './work-queue.ts';
 
@@ -39,7 +41,14 @@ export interface WorkerExecutorOptions {
 interface Attempt {
   readonly task: ResolvedTask;
   started: boolean;
+  /** When it was handed over (ms), and the reason last reported for its wait. */
+  readonly since: number;
+  waiting?: string;
 }
+
+// A dispatch queued this long gets a reason for its wait (once per change): shorter
+// waits are the ordinary backlog, not worth a write each.
+const EXPLAIN_AFTER_MS = 5000;
 
 /** The queue a task is routed to when it names none. */
 export const DEFAULT_QUEUE = 'default';
@@ -89,7 +98,7 @@ class WorkerExecutor implements Executor {
   async launch(task: ResolvedTask): Promise<void> {
     if (this.#closed) throw new Error('the executor is closed');
     if (this.#attempts.has(task.taskRunId)) return;
-    this.#attempts.set(task.taskRunId, { task, started: false });
+    this.#attempts.set(task.taskRunId, { task, started: false, since: Date.now() });
     this.#pending.push({
       taskRunId: task.taskRunId,
       runId: task.runId,
@@ -124,7 +133,11 @@ class WorkerExecutor implements Executor {
       // Never written: the process that was to dispatch it died first.
       if (!dispatch) return { taskRunId, status: 'not_started' };
       // Queued, running or done: its events (with the full result) come through events().
-      this.#attempts.set(taskRunId, { task, started: dispatch.state !== 'queued' });
+      this.#attempts.set(taskRunId, {
+        task,
+        started: dispatch.state !== 'queued',
+        since: Date.now(),
+      });
       return { taskRunId, status: 'running' };
     });
     this.#refresh();
@@ -241,15 +254,51 @@ class WorkerExecutor implements Executor {
     });
   }
 
+  /**
+   * Says why attempts still wait in the queue after a while: no live worker serves their
+   * queue, none could ever hold their request, or all that could are busy.
+   */
+  #explainWaits(live: readonly QueueWorker[]): void {
+    const now = Date.now();
+    for (const [taskRunId, attempt] of this.#attempts) {
+      if (attempt.started || now - attempt.since < EXPLAIN_AFTER_MS) continue;
+      const message = whyQueued(attempt.task, live);
+      if (message === attempt.waiting) continue;
+      attempt.waiting = message;
+      this.#events.push({ type: 'waiting', taskRunId, message, at: now });
+    }
+  }
+
   async #sweep(): Promise<void> {
     try {
       if ((await this.#queue.expireWorkers(this.#lostAfterMs)) > 0) this.#refresh();
-      const workers = await this.#queue.listWorkers();
-      this.#liveSlots = workers
-        .filter((w) => w.stoppedAt === null)
-        .reduce((sum, w) => sum + w.slots, 0);
+      const live = (await this.#queue.listWorkers()).filter((w) => w.stoppedAt === null);
+      this.#liveSlots = live.reduce((sum, w) => sum + w.slots, 0);
+      this.#explainWaits(live);
     } catch {
       // The next sweep tries again; a database outage is the store's to report.
     }
   }
+}
+
+/** Why a dispatched attempt is not running yet, given the live workers. */
+export function whyQueued(task: ResolvedTask, live: readonly QueueWorker[]): string {
+  const queue = task.queue ?? DEFAULT_QUEUE;
+  const cpu = task.resources.cpu ?? 1;
+  const memory = task.resources.memoryBytes ?? 0;
+  const head = `queued for a worker of queue "${queue}"`;
+  const serving = live.filter((w) => w.queues.includes(queue));
+  if (serving.length === 0)
+    return `${head}: no live worker serves it (start one: baton worker --queues ${queue})`;
+  const able = serving.filter((w) => w.slots >= cpu && w.memoryBytes >= memory);
+  const workers = (n: number) => `${n} live worker${n === 1 ? '' : 's'}`;
+  if (able.length === 0) {
+    const slots = Math.max(...serving.map((w) => w.slots));
+    const bytes = Math.max(...serving.map((w) => w.memoryBytes));
+    return (
+      `${head}: none of its ${workers(serving.length)} can hold ${cpu} slot${cpu === 1 ? '' : 's'}` +
+      `${memory > 0 ? ` and ${formatBytes(memory)}` : ''} (the largest has ${slots} slots and ${formatBytes(bytes)})`
+    );
+  }
+  return `${head}: ${workers(able.length)} can take it, all busy`;
 }
