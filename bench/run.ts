@@ -67,6 +67,8 @@ interface Options {
   readonly backfillDays: number;
   /** Tasks of the remote workers benchmark (bench/workers.ts); 0 skips it. */
   readonly workersSize: number;
+  /** Leave out `baton run` on PostgreSQL. */
+  readonly skipPg: boolean;
 }
 
 /** A tool's result on one graph: medians over the repetitions, or why it has none. */
@@ -88,9 +90,9 @@ interface GraphResult {
   readonly batonPg: ToolResult;
   readonly ninja: ToolResult;
   readonly snakemake: ToolResult;
-  /** Baton wall time / ninja wall time. */
+  /** Baton wall time / ninja wall time: the median of the repetitions' ratios. */
   readonly ratio: number | null;
-  /** Baton on PostgreSQL / Baton on SQLite, wall time. */
+  /** Baton on PostgreSQL / Baton on SQLite, wall time (median of the repetitions' ratios). */
   readonly pgRatio: number | null;
 }
 
@@ -115,6 +117,7 @@ function parseOptions(argv: readonly string[]): Options {
       'dashboard-only': { type: 'boolean', default: false },
       'backfill-days': { type: 'string', default: '365' },
       'workers-size': { type: 'string', default: '10000' },
+      'skip-pg': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -131,6 +134,7 @@ function parseOptions(argv: readonly string[]): Options {
         '  --dashboard-only    only the dashboard API timings\n' +
         '  --backfill-days N   backfill N daily intervals through baton scheduler (default 365; 0 skips)\n' +
         '  --workers-size N    remote workers: N wide tasks, local vs 1, 2, 3 workers (default 10000; 0 skips)\n' +
+        '  --skip-pg           leave out baton run on PostgreSQL\n' +
         '  --keep         keep the temporary directories (flows, databases, build.ninja)\n' +
         '  --json         print the results as JSON (always written to bench/out/latest.json)',
     );
@@ -169,6 +173,7 @@ function parseOptions(argv: readonly string[]): Options {
       values['backfill-days'] === '0' ? 0 : positiveInt('--backfill-days', values['backfill-days']),
     workersSize:
       values['workers-size'] === '0' ? 0 : positiveInt('--workers-size', values['workers-size']),
+    skipPg: values['skip-pg'] === true,
   };
 }
 
@@ -342,6 +347,34 @@ async function runSnakemake(
 
 type Runner = (ctx: Context, dir: string, g: BenchGraph, rep: number) => Promise<Sample>;
 
+/** One tool of a graph's benchmark: its runner, or why it does not run. */
+interface Tool {
+  readonly name: string;
+  readonly runner: Runner | null;
+  readonly absent?: ToolResult;
+}
+
+/** Runs one repetition of one tool, printing it; returns why it failed, or the sample. */
+async function once(
+  ctx: Context,
+  tool: Tool,
+  dir: string,
+  g: BenchGraph,
+  rep: number,
+): Promise<Sample | { failed: string }> {
+  try {
+    const s = await (tool.runner as Runner)(ctx, dir, g, rep);
+    progress(
+      `  ${tool.name.padEnd(9)} #${rep + 1}: ${fmtMs(s.wallMs)}${s.peakRssKb !== null ? `, ${fmtKb(s.peakRssKb)}` : ''}`,
+    );
+    return s;
+  } catch (error) {
+    const note = error instanceof Error ? error.message : String(error);
+    progress(`  ${tool.name.padEnd(9)} #${rep + 1}: FAILED\n${note}`);
+    return { failed: note };
+  }
+}
+
 /** Runs one tool `reps` times; the first failure ends it (later ones would fail the same way). */
 async function repeat(
   ctx: Context,
@@ -352,46 +385,77 @@ async function repeat(
 ): Promise<ToolResult> {
   const samples: Sample[] = [];
   for (let rep = 0; rep < ctx.opts.reps; rep++) {
-    try {
-      const s = await runner(ctx, dir, g, rep);
-      samples.push(s);
-      progress(
-        `  ${name.padEnd(9)} #${rep + 1}: ${fmtMs(s.wallMs)}${s.peakRssKb !== null ? `, ${fmtKb(s.peakRssKb)}` : ''}`,
-      );
-    } catch (error) {
-      const note = error instanceof Error ? error.message : String(error);
-      progress(`  ${name.padEnd(9)} #${rep + 1}: FAILED\n${note}`);
-      return { status: 'error', note };
-    }
+    const s = await once(ctx, { name, runner }, dir, g, rep);
+    if ('failed' in s) return { status: 'error', note: s.failed };
+    samples.push(s);
   }
   return summarise(samples, g.size);
 }
 
+/**
+ * Every tool once per repetition, in turn (baton, baton on PostgreSQL, ninja, snakemake),
+ * so that a repetition's tools share the machine's load of the moment: on a shared machine
+ * the load drifts over minutes, and the ratio of each repetition is the fair figure.
+ */
 async function benchGraph(ctx: Context, g: BenchGraph): Promise<GraphResult> {
   const dir = join(ctx.scratch, `${g.shape}-${g.size}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'flow.yaml'), toFlowYaml(g));
   progress(`${g.shape} ${g.size} tasks, ${g.edges} edges`);
-
-  const baton: ToolResult = ctx.cliExists
-    ? await repeat(ctx, 'baton', runBaton, dir, g)
-    : { status: 'error', note: noCli(ctx) };
-  const batonPg: ToolResult = !ctx.cliExists
-    ? { status: 'error', note: noCli(ctx) }
-    : 'url' in ctx.pg
-      ? await repeat(ctx, 'baton pg', runBatonPg, dir, g)
-      : { status: 'skipped', note: ctx.pg.note };
-  const ninja: ToolResult = ctx.ninja
-    ? await repeat(ctx, 'ninja', runNinja, dir, g)
-    : { status: 'skipped', note: 'ninja is not on PATH (apt-get install ninja-build)' };
-  const snakemake: ToolResult = ctx.snakemake
-    ? await repeat(ctx, 'snakemake', runSnakemake, dir, g)
-    : { status: 'skipped', note: 'snakemake is not on PATH' };
-  const ratio = baton.wallMs !== undefined && ninja.wallMs ? baton.wallMs / ninja.wallMs : null;
-  const pgRatio =
-    baton.wallMs !== undefined && batonPg.wallMs !== undefined
-      ? batonPg.wallMs / baton.wallMs
-      : null;
+  const noBaton: ToolResult = { status: 'error', note: noCli(ctx) };
+  const tools: Tool[] = [
+    ctx.cliExists
+      ? { name: 'baton', runner: runBaton }
+      : { name: 'baton', runner: null, absent: noBaton },
+    !ctx.cliExists
+      ? { name: 'baton pg', runner: null, absent: noBaton }
+      : 'url' in ctx.pg
+        ? { name: 'baton pg', runner: runBatonPg }
+        : { name: 'baton pg', runner: null, absent: { status: 'skipped', note: ctx.pg.note } },
+    ctx.ninja
+      ? { name: 'ninja', runner: runNinja }
+      : {
+          name: 'ninja',
+          runner: null,
+          absent: { status: 'skipped', note: 'ninja is not on PATH (apt-get install ninja-build)' },
+        },
+    ctx.snakemake
+      ? { name: 'snakemake', runner: runSnakemake }
+      : {
+          name: 'snakemake',
+          runner: null,
+          absent: { status: 'skipped', note: 'snakemake is not on PATH' },
+        },
+  ];
+  const samples = tools.map((): Sample[] => []);
+  const failed = tools.map((): string | null => null);
+  for (let rep = 0; rep < ctx.opts.reps; rep++) {
+    for (const [i, tool] of tools.entries()) {
+      if (!tool.runner || failed[i] !== null) continue;
+      const s = await once(ctx, tool, dir, g, rep);
+      if ('failed' in s) failed[i] = s.failed;
+      else samples[i]?.push(s);
+    }
+    const [b, , n] = samples;
+    const last = (xs: Sample[] | undefined) => (xs?.length === rep + 1 ? xs[rep] : undefined);
+    const [bs, ns] = [last(b), last(n)];
+    if (bs && ns)
+      progress(`  repetition ${rep + 1}: baton/ninja ${(bs.wallMs / ns.wallMs).toFixed(2)}x`);
+  }
+  const [baton, batonPg, ninja, snakemake] = tools.map(
+    (tool, i): ToolResult =>
+      tool.absent ??
+      (failed[i] !== null
+        ? { status: 'error', note: failed[i] as string }
+        : summarise(samples[i] as Sample[], g.size)),
+  ) as [ToolResult, ToolResult, ToolResult, ToolResult];
+  // The median of each repetition's ratio: both sides of each ratio saw the same load.
+  const ratios = (num: Sample[] | undefined, den: Sample[] | undefined) => {
+    if (!num || !den || num.length === 0 || num.length !== den.length) return null;
+    return median(num.map((s, i) => s.wallMs / (den[i] as Sample).wallMs));
+  };
+  const ratio = failed[0] || failed[2] ? null : ratios(samples[0], samples[2]);
+  const pgRatio = failed[0] || failed[1] ? null : ratios(samples[1], samples[0]);
   if (!ctx.opts.keep) rmSync(dir, { recursive: true, force: true });
   return {
     shape: g.shape,
@@ -583,7 +647,7 @@ async function main(): Promise<number> {
     ninja,
     snakemake,
     cliExists: existsSync(opts.cli),
-    pg: await findPostgres(),
+    pg: opts.skipPg ? { note: 'left out (--skip-pg)' } : await findPostgres(),
   };
   if (!ninja) progress('note: ninja is not on PATH, skipping it (apt-get install ninja-build)');
   if (!ctx.cliExists) progress(`note: ${noCli(ctx)}; only the other tools run`);
