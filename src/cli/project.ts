@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { CORE_SCHEMA, load } from 'js-yaml';
 import { UsageError } from '../spec/index.ts';
 import {
   FileLogStore,
@@ -32,7 +32,11 @@ export function findProject(cwd: string, dbFlag?: string): Project {
     if (existsSync(file)) {
       root = dir;
       try {
-        config = (parse(readFileSync(file, 'utf8')) as Record<string, unknown> | null) ?? {};
+        config =
+          (load(readFileSync(file, 'utf8'), { schema: CORE_SCHEMA, filename: file }) as Record<
+            string,
+            unknown
+          > | null) ?? {};
       } catch (e) {
         throw new UsageError(`${file}: not valid YAML: ${(e as Error).message}`);
       }

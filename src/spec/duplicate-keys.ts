@@ -3,7 +3,8 @@
  * (`uniqueKeys`), but it compares every key with every other: 1.4 s for a 10,000-task
  * flow against a few milliseconds with a set per map.
  */
-import { type Document, isScalar, visit } from 'yaml';
+import type { Document } from 'yaml';
+import { yamlLib } from './yaml-lib.ts';
 
 /** A key repeated in its map: the key as written, and the offset of the repeat. */
 export interface DuplicateKey {
@@ -14,6 +15,7 @@ export interface DuplicateKey {
 /** Every repeated key of the document, in document order (the first writing is not one). */
 export function findDuplicateKeys(doc: Document): DuplicateKey[] {
   const found: DuplicateKey[] = [];
+  const { isScalar, visit } = yamlLib();
   visit(doc, {
     Map(_, map) {
       const seen = new Set<string>();

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import type { YAMLError } from 'yaml';
 import { describeIssue } from './describe-issue.ts';
 import { findDuplicateKeys } from './duplicate-keys.ts';
 import { SpecError, type SpecProblem } from './errors.ts';
@@ -14,6 +14,7 @@ import { normaliseFlow } from './normalise.ts';
 import type { PathProblem } from './path-problem.ts';
 import { type FlowFile, flowSchema } from './schema.ts';
 import { validateFlow } from './validate.ts';
+import { yamlLib } from './yaml-lib.ts';
 import { type LineCol, YamlLocator } from './yaml-locator.ts';
 
 /**
@@ -65,6 +66,7 @@ function checkQuietly(
 }
 
 function parseWithPositions(source: string, path: string): LoadedFlow {
+  const { LineCounter, parseDocument } = yamlLib();
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const located = (

@@ -4,8 +4,8 @@
  * parse is slow on big files, so it happens only when such an error is reported, once
  * per source text.
  */
-import { LineCounter, parseDocument } from 'yaml';
 import type { NodePath } from './path-problem.ts';
+import { yamlLib } from './yaml-lib.ts';
 import { YamlLocator } from './yaml-locator.ts';
 
 const CACHE_LIMIT = 8;
@@ -15,6 +15,7 @@ function locatorOf(source: string): YamlLocator | null {
   let locator = locators.get(source);
   if (locator !== undefined) return locator;
   try {
+    const { LineCounter, parseDocument } = yamlLib();
     const lineCounter = new LineCounter();
     const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: false });
     locator = doc.errors.length > 0 ? null : new YamlLocator(doc.contents, lineCounter, source);

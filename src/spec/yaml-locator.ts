@@ -2,17 +2,9 @@
  * Finds where in a YAML file a document path lives, so every problem can say
  * `file:line:col` however it was found (YAML parser, schema, document checks).
  */
-import {
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  type LineCounter,
-  type Node,
-  type Pair,
-  Scalar,
-} from 'yaml';
+import type { LineCounter, Node, Pair, Scalar } from 'yaml';
 import type { NodePath } from './path-problem.ts';
+import { yamlLib } from './yaml-lib.ts';
 
 /** A 1-based line and column. */
 export interface LineCol {
@@ -61,7 +53,8 @@ export class YamlLocator {
       if (isNodeWithRange(key)) return this.at(key.range[0]);
     }
     if (!isNodeWithRange(node)) return { line: 1, col: 1 };
-    if (offset !== undefined && isScalar(node)) return this.at(this.#scalarOffset(node, offset));
+    if (offset !== undefined && yamlLib().isScalar(node))
+      return this.at(this.#scalarOffset(node, offset));
     return this.at(node.range[0]);
   }
 
@@ -69,10 +62,16 @@ export class YamlLocator {
   // this gets quotes and block indentation right and escapes approximately.
   #scalarOffset(node: Scalar & { range: [number, number, number] }, offset: number): number {
     const start = node.range[0];
-    if (node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE) {
+    if (
+      node.type === yamlLib().Scalar.QUOTE_DOUBLE ||
+      node.type === yamlLib().Scalar.QUOTE_SINGLE
+    ) {
       return start + 1 + offset;
     }
-    if (node.type === Scalar.BLOCK_LITERAL || node.type === Scalar.BLOCK_FOLDED) {
+    if (
+      node.type === yamlLib().Scalar.BLOCK_LITERAL ||
+      node.type === yamlLib().Scalar.BLOCK_FOLDED
+    ) {
       const text = String(node.value);
       const before = text.slice(0, offset);
       const lineIndex = before.split('\n').length - 1;
@@ -95,15 +94,15 @@ function isNodeWithRange(node: unknown): node is Node & { range: [number, number
 }
 
 function child(node: unknown, part: string | number): { node: unknown; pair?: Pair } | undefined {
-  if (isMap(node)) {
+  if (yamlLib().isMap(node)) {
     for (const item of node.items) {
-      if (!isPair(item)) continue;
-      const key = isScalar(item.key) ? item.key.value : item.key;
+      if (!yamlLib().isPair(item)) continue;
+      const key = yamlLib().isScalar(item.key) ? item.key.value : item.key;
       if (String(key) === String(part)) return { node: item.value ?? item.key, pair: item };
     }
     return undefined;
   }
-  if (isSeq(node) && typeof part === 'number') {
+  if (yamlLib().isSeq(node) && typeof part === 'number') {
     const item = node.items[part];
     return item === undefined ? undefined : { node: item };
   }

@@ -8,11 +8,8 @@ export { attemptFiles, DEFAULT_LOG_READ_BYTES, FileLogStore, runDir } from './fi
 export { droppedMarker } from './log-chunks.ts';
 export type { LogChunk, LogRef, LogStore } from './log-store.ts';
 export { type OpenStoreOptions, openStore, redactUrl, sqlitePath } from './open.ts';
-export {
-  type ConnectionEvent,
-  PostgresStore,
-  type PostgresStoreOptions,
-} from './postgres/postgres-store.ts';
+// Types only: the PostgreSQL store (and `pg`, ~10 MB) loads when a URL asks for it.
+export type { ConnectionEvent, PostgresStoreOptions } from './postgres/postgres-store.ts';
 export { ShippedLogStore } from './shipped-log-store.ts';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.ts';
 export type { MigrationReport, Store, Subscription } from './store.ts';

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { BatonError } from '../spec/index.ts';
-import { type ConnectionEvent, PostgresStore } from './postgres/postgres-store.ts';
+import type { ConnectionEvent } from './postgres/postgres-store.ts';
 import { SqliteStore } from './sqlite/sqlite-store.ts';
 import type { Store } from './store.ts';
 
@@ -62,6 +62,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
         { url: redactUrl(url) },
       );
     }
+    const { PostgresStore } = await import('./postgres/postgres-store.ts');
     return new PostgresStore(url, redactUrl(url), options);
   }
   const path = sqlitePath(url);

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { openStore, PostgresStore, redactUrl, sqlitePath } from '../../src/store/index.ts';
+import { openStore, redactUrl, sqlitePath } from '../../src/store/index.ts';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'baton-open-'));
 after(() => rmSync(root, { recursive: true, force: true }));

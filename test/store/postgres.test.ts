@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { BatonError } from '../../src/spec/index.ts';
-import { DISPATCH_CHANNEL, openStore, PostgresStore, WORK_CHANNEL } from '../../src/store/index.ts';
+import { DISPATCH_CHANNEL, openStore, WORK_CHANNEL } from '../../src/store/index.ts';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { freePort, type TestDatabase, testDatabase } from '../helpers/postgres.ts';
 import { describeStore } from './conformance.ts';
 
