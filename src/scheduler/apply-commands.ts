@@ -171,6 +171,8 @@ async function taskAction(
   hooks: CommandHooks,
 ): Promise<CommandOutcome> {
   const { taskId, mapIndex = -1 } = command.args as { taskId?: string; mapIndex?: number };
+  if (run.state === 'success')
+    return rejected(`run ${run.id} is success: it has no task to retry or mark succeeded`);
   if (run.state === 'running' || run.state === 'queued') {
     const live = hooks.taskActionLive?.(run.id, {
       kind: command.kind as TaskAction['kind'],
