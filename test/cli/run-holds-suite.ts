@@ -151,7 +151,9 @@ export function describeRunHolds(
       writeFileSync(p.gate, '');
       assert.equal((await p.baton(['pause', 'etl'])).code, 0);
       await p.scheduler();
-      const held = await p.trigger('etl');
+      const triggered = await p.baton(['trigger', 'etl']);
+      assert.match(triggered.stderr, /is held: flow "etl" is paused since/);
+      const held = runIdFrom(triggered.stdout);
       const other = await p.trigger('other');
       assert.equal((await p.until(other, ended)).state, 'success');
       const shown = await show(p, held);
