@@ -6,8 +6,10 @@ export const pauseCommand: CommandDef = {
   name: 'pause',
   usage: 'baton pause FLOW',
   summary:
-    'Stops creating scheduled runs of a flow. Runs already created finish; backfills and\n' +
-    'manual runs still run. On unpause, a flow with catchup runs the intervals it missed.',
+    'Stops creating scheduled runs of a flow, and holds its queued runs (manual, API, asset\n' +
+    'and scheduled ones) until unpaused: `baton show RUN` says so. Runs already running\n' +
+    'finish; backfills and `baton run` still run. On unpause, a flow with catchup runs the\n' +
+    'intervals it missed.',
   options: { ...DB_OPTION },
 };
 
@@ -15,8 +17,8 @@ export const unpauseCommand: CommandDef = {
   name: 'unpause',
   usage: 'baton unpause FLOW',
   summary:
-    'Schedules a paused flow again: with catchup, every interval missed while paused;\n' +
-    'without, only the latest.',
+    'Schedules a paused flow again (with catchup, every interval missed while paused;\n' +
+    'without, only the latest) and lets the scheduler start the runs it held.',
   options: { ...DB_OPTION },
 };
 

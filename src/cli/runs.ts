@@ -1,3 +1,4 @@
+import { type RunHold, runHold } from '../server/index.ts';
 import { localDateTime, UsageError } from '../spec/index.ts';
 import type { RunState } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, JSON_OPTION, positiveInt } from './args.ts';
@@ -9,7 +10,9 @@ const STATES = ['queued', 'running', 'success', 'failed', 'cancelled'];
 export const runsCommand: CommandDef = {
   name: 'runs',
   usage: 'baton runs [--flow F] [--state S] [--limit N] [--json]',
-  summary: 'Lists runs, newest first.',
+  summary:
+    'Lists runs, newest first. A queued run its flow holds (paused, or at max_active_runs)\n' +
+    'shows as "queued (held)", with the reason below the table.',
   options: {
     flow: { type: 'string', value: 'F', help: 'only runs of this flow' },
     state: { type: 'string', value: 'S', help: `only runs in this state (${STATES.join(', ')})` },
@@ -32,8 +35,14 @@ export async function runs(values: Record<string, unknown>): Promise<number> {
       ...(state ? { state: state as RunState } : {}),
       limit,
     });
+    const holds = new Map<string, RunHold>();
+    for (const r of list) {
+      const hold = r.state === 'queued' ? await runHold(store, r) : null;
+      if (hold) holds.set(r.id, hold);
+    }
     if (values.json) {
-      process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      const rows = list.map((r) => ({ ...r, hold: holds.get(r.id) ?? null }));
+      process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;
     }
     if (list.length === 0) {
@@ -47,7 +56,7 @@ export async function runs(values: Record<string, unknown>): Promise<number> {
         list.map((r) => [
           r.id,
           r.flow,
-          paintState(r.state, tty),
+          `${paintState(r.state, tty)}${holds.has(r.id) ? ' (held)' : ''}`,
           r.trigger,
           // Scheduled and backfill runs: the interval's start in the schedule's zone.
           r.intervalStart === null ? '' : localDateTime(r.intervalStart, r.timezone ?? 'UTC'),
@@ -56,6 +65,7 @@ export async function runs(values: Record<string, unknown>): Promise<number> {
         ]),
       )}\n`,
     );
+    for (const [id, hold] of holds) process.stdout.write(`${id} held: ${hold.message}\n`);
     return 0;
   } finally {
     await store.close();

@@ -1,4 +1,4 @@
-import { whyWaiting } from '../server/index.ts';
+import { runHold, whyWaiting } from '../server/index.ts';
 import { localDate, localDateTime, NotFoundError } from '../spec/index.ts';
 import type { Run } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, JSON_OPTION } from './args.ts';
@@ -10,7 +10,9 @@ import { usageText } from './usage-text.ts';
 export const showCommand: CommandDef = {
   name: 'show',
   usage: 'baton show RUN [--json] [--events]',
-  summary: 'Shows one run: its parameters, every task run and attempt, outputs and failures.',
+  summary:
+    'Shows one run: its parameters, every task run and attempt, outputs and failures, and\n' +
+    'why what waits is not running (a queued run its paused flow or max_active_runs holds).',
   options: {
     events: { type: 'boolean', help: 'also list every recorded transition' },
     ...DB_OPTION,
@@ -32,9 +34,11 @@ export async function show(
     const taskRuns = await store.listTaskRuns(run.id);
     const version = await store.getFlowVersion(run.flowVersionId);
     const events = values.events || values.json ? await store.listEvents(run.id) : [];
+    const hold = await runHold(store, run);
+    const waiting = whyWaiting(run, version?.spec, taskRuns, hold);
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ run, flowVersion: version && { id: version.id, version: version.version, sourcePath: version.sourcePath }, taskRuns, events }, null, 2)}\n`,
+        `${JSON.stringify({ run, flowVersion: version && { id: version.id, version: version.version, sourcePath: version.sourcePath }, hold, waiting, taskRuns, events }, null, 2)}\n`,
       );
       return 0;
     }
@@ -42,7 +46,7 @@ export async function show(
     const out: string[] = [
       `Run       ${run.id}`,
       `Flow      ${run.flow} (version ${version?.version ?? '?'}, ${version?.sourcePath ?? 'source unknown'})`,
-      `State     ${paintState(run.state, tty)}`,
+      `State     ${paintState(run.state, tty)}${hold ? `   held: ${hold.message}` : ''}`,
       `Trigger   ${run.trigger}`,
       `Logical   ${new Date(run.logicalDate).toISOString()}`,
       ...intervalLines(run),
@@ -50,7 +54,6 @@ export async function show(
       `Params    ${JSON.stringify(run.params)}`,
       '',
     ];
-    const waiting = whyWaiting(run, version?.spec, taskRuns);
     const rows = taskRuns.map((t) => {
       let detail =
         t.state === 'success' ? (t.outputs ? JSON.stringify(t.outputs) : '') : (t.message ?? '');

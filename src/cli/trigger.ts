@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRun, saveFlow } from '../scheduler/index.ts';
+import { runHold } from '../server/index.ts';
 import { NotFoundError, resolveParams, UsageError } from '../spec/index.ts';
 import { type FlowVersion, type Store, TERMINAL_RUN_STATES } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, JSON_OPTION, parseKeyValues } from './args.ts';
@@ -15,7 +16,9 @@ export const triggerCommand: CommandDef = {
   summary:
     'Creates a run for the scheduler(s) to execute and prints its id.\n' +
     'FLOW is a flow stored in the database (its newest version) or a flow file, which is\n' +
-    'stored first. Parameters are checked against the flow’s params before anything is written.',
+    'stored first. Parameters are checked against the flow’s params before anything is written.\n' +
+    'The run waits queued while its flow is paused or max_active_runs of its runs are running\n' +
+    '(said on stderr, and by baton show RUN).',
   options: {
     param: {
       type: 'string',
@@ -63,6 +66,9 @@ export async function trigger(
     } else if (!json) {
       process.stdout.write(`Triggered ${run.flow} (version ${version.version}) as run ${run.id}\n`);
     }
+    // Its flow may hold it (paused, or at max_active_runs): say so now, not after a wait.
+    const hold = await runHold(store, run);
+    if (hold) process.stderr.write(`baton: run ${run.id} is held: ${hold.message}\n`);
     if (!alive) {
       process.stderr.write(
         `baton: no scheduler has reported in the last ${ALIVE_MS / 1000}s on ${store.url}: ` +

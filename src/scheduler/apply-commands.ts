@@ -1,8 +1,10 @@
 /**
  * Applies the dashboard's actions (rows of the `commands` table) with the store's ordinary
- * writes, for a scheduler to call on each tick. It does not reach into a RunController:
- * a run driven in this process is cancelled through `hooks.cancelLive`, and task actions
- * apply to runs nobody drives (ended ones), which they re-queue for a scheduler (or
+ * writes, for a scheduler to call on each tick. It does not reach into a RunController: a
+ * run driven in this process is acted on through its hooks (`cancelLive`, `taskActionLive`:
+ * the controller makes the new attempts in its own state and the run carries on); a run
+ * another process drives is left to that one; task actions on runs nobody drives (ended
+ * ones, or queued) are written here, and re-queue an ended run for a scheduler (or
  * `baton run --resume`) to drive again.
  */
 import { dirname } from 'node:path';
@@ -18,6 +20,7 @@ import {
   TERMINAL_RUN_STATES,
 } from '../store/index.ts';
 import { createRun } from './create-run.ts';
+import type { TaskAction } from './run-controller.ts';
 
 export interface CommandHooks {
   /**
@@ -25,6 +28,12 @@ export interface CommandHooks {
    * does not drive that run. Without it, only runs still `queued` can be cancelled here.
    */
   cancelLive?(runId: string): boolean;
+  /**
+   * Applies a task action to a run this process drives (its controller's `taskAction`);
+   * undefined if it does not drive that run. Without it, a task action on a running run is
+   * left for the process that drives it.
+   */
+  taskActionLive?(runId: string, action: TaskAction): CommandOutcome | undefined;
 }
 
 /** What became of one command: recorded on its row, or left pending for another process. */
@@ -88,7 +97,7 @@ export async function applyCommand(
   const run = command.runId ? await store.getRun(command.runId) : undefined;
   if (!run) return rejected(`run ${command.runId ?? '(none)'} does not exist`);
   if (command.kind === 'cancel_run') return cancel(store, run, hooks);
-  return taskAction(store, command, run);
+  return taskAction(store, command, run, hooks);
 }
 
 async function trigger(store: Store, command: Command): Promise<CommandOutcome> {
@@ -155,12 +164,27 @@ function downstreamOf(spec: FlowSpec, taskId: string): Set<string> {
   return found;
 }
 
-async function taskAction(store: Store, command: Command, run: Run): Promise<CommandOutcome> {
+async function taskAction(
+  store: Store,
+  command: Command,
+  run: Run,
+  hooks: CommandHooks,
+): Promise<CommandOutcome> {
   const { taskId, mapIndex = -1 } = command.args as { taskId?: string; mapIndex?: number };
-  if (run.state !== 'failed' && run.state !== 'cancelled')
-    return rejected(
-      `run ${run.id} is ${run.state}: tasks can be retried or marked succeeded once it has failed or been cancelled`,
-    );
+  if (run.state === 'success')
+    return rejected(`run ${run.id} is success: it has no task to retry or mark succeeded`);
+  if (run.state === 'running' || run.state === 'queued') {
+    const live = hooks.taskActionLive?.(run.id, {
+      kind: command.kind as TaskAction['kind'],
+      taskId: taskId ?? '',
+      mapIndex,
+      commandId: command.id,
+    });
+    if (live) return live;
+    // Only a queued run nobody holds has no controller whose state the rows must match.
+    if (run.state === 'running' || run.owner !== null)
+      return { state: 'left', message: `run ${run.id} is driven by another process` };
+  }
   const version = await store.getFlowVersion(run.flowVersionId);
   const task = version?.spec.tasks.find((t) => t.id === taskId);
   if (!version || !task) return rejected(`run ${run.id} has no task "${taskId}"`);
@@ -231,13 +255,13 @@ async function taskAction(store: Store, command: Command, run: Run): Promise<Com
   const result = await store.writeBatch(writes, now);
   if (result.applied.includes(false))
     return rejected(`task "${task.id}" changed state while the command was applied`);
-  if (!(await store.moveRun(run.id, run.state, 'queued', now)))
+  if (run.state !== 'queued' && !(await store.moveRun(run.id, run.state, 'queued', now)))
     return rejected(`run ${run.id} changed state while the command was applied`);
   const what =
     acted.length === 1 ? name(acted[0] as TaskRun) : `${acted.length} items of task "${task.id}"`;
   return {
     state: 'done',
-    message: `${retry ? 'retrying' : 'marked success:'} ${what}; run ${run.id} queued again`,
+    message: `${retry ? 'retrying' : 'marked success:'} ${what}; run ${run.id} ${run.state === 'queued' ? 'queued' : 'queued again'}`,
     runId: run.id,
   };
 }

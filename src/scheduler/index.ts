@@ -16,7 +16,12 @@ export {
   type ScheduleCache,
 } from './fire-due-runs.ts';
 export { readTaskOutput } from './output-file.ts';
-export { LostOwnershipError, RunController, type RunProgress } from './run-controller.ts';
+export {
+  LostOwnershipError,
+  RunController,
+  type RunProgress,
+  type TaskAction,
+} from './run-controller.ts';
 export {
   type DataInterval,
   type DueQuery,

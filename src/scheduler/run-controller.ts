@@ -102,7 +102,14 @@ interface TaskNode {
   readonly downstream: TaskNode[];
   /** Parent row: the unit's row for an unmapped task, the map's index -1 row otherwise. */
   rowId: number;
+  /** The parent row's attempt (an unmapped task's is its unit's). */
+  attempt: number;
   state: TaskState;
+  /**
+   * Ended only because of its upstreams (upstream_failed, cancelled with them, skipped by
+   * its trigger rule, not by `if`): a retry or mark-success upstream re-opens it.
+   */
+  heldBack: boolean;
   tally: { success: number; failed: number; skipped: number; cancelled: number };
   unit?: Unit;
   children?: Unit[];
@@ -182,6 +189,25 @@ export interface RunControllerOptions {
   readonly source?: { readonly path: string; readonly text: string };
 }
 
+/** A dashboard action on one task (or map item) of a run (see `RunController.taskAction`). */
+export interface TaskAction {
+  readonly kind: 'retry_task' | 'mark_success';
+  readonly taskId: string;
+  /** The map item acted on; -1 for an unmapped task or every item of a map. */
+  readonly mapIndex: number;
+  /** The command row asking for it (named in the attempt's message). */
+  readonly commandId: number;
+}
+
+/** Ended only because of its upstreams, as its row tells (see `TaskNode.heldBack`). */
+function isHeldBack(state: TaskState, message: string | null): boolean {
+  return (
+    state === 'upstream_failed' ||
+    state === 'cancelled' ||
+    (state === 'skipped' && message === null)
+  );
+}
+
 /** A batch write found the database in a state this controller did not expect. */
 export class LostOwnershipError extends Error {}
 
@@ -227,6 +253,9 @@ export class RunController {
   #ticking = false;
   #again = false;
   #cancelling = false;
+  /** Units and nodes whose next attempt's row is being written (see `taskAction`). */
+  readonly #reopening = new Set<Unit | TaskNode>();
+  #started = false;
   #finished = false;
   #failure: Error | undefined;
   #resolveDone!: (s: RunState) => void;
@@ -265,7 +294,9 @@ export class RunController {
         upstream: [],
         downstream: [],
         rowId: 0,
+        attempt: 1,
         state: 'pending',
+        heldBack: false,
         tally: { success: 0, failed: 0, skipped: 0, cancelled: 0 },
         childrenLeft: 0,
         running: 0,
@@ -330,7 +361,9 @@ export class RunController {
       const parent = latest.get(`${node.spec.id}\u0000-1`);
       if (!parent) throw new Error(`run ${this.run.id} has no row for task "${node.spec.id}"`);
       node.rowId = parent.id;
+      node.attempt = parent.attempt;
       node.state = parent.state;
+      node.heldBack = isHeldBack(parent.state, parent.message);
       if (node.spec.map === undefined) {
         const unit = this.#unit(node, -1, parent);
         lastFailure(unit);
@@ -379,6 +412,7 @@ export class RunController {
       else if (node.state === 'running' && node.children && node.childrenLeft === 0)
         this.#finishMap(node);
     }
+    this.#started = true;
     this.#kick();
     return running;
   }
@@ -452,7 +486,10 @@ export class RunController {
       for (const unit of node.parked.splice(0)) this.#moveUnit(unit, 'queued', 'cancelled', {});
       for (const unit of node.lane?.parked.splice(0) ?? [])
         this.#moveUnit(unit, 'queued', 'cancelled', {});
-      if (node.state === 'pending') this.#moveNode(node, 'pending', 'cancelled');
+      if (node.state === 'pending') {
+        node.heldBack = true;
+        this.#moveNode(node, 'pending', 'cancelled');
+      }
     }
     for (const unit of this.#units.values()) {
       if (unit.state === 'up_for_retry') {
@@ -463,6 +500,186 @@ export class RunController {
       }
     }
     this.#kick();
+  }
+
+  /**
+   * Applies a dashboard action on a task of this live run (`retry_task`: a new attempt of
+   * each failed target; `mark_success`: each ended target that did not succeed becomes
+   * `success`). What the task held back downstream (upstream_failed, cancelled with it,
+   * skipped by a trigger rule) is re-opened as a new pending attempt and decided again,
+   * and the run carries on. History is kept: every earlier attempt stays as it ended.
+   * Returns undefined while the controller cannot act (not started yet, or the run is
+   * ending): the caller leaves the command for a later look.
+   */
+  taskAction(action: TaskAction): { ok: boolean; message: string } | undefined {
+    if (!this.#started || this.#finished || this.#failure) return undefined;
+    const reject = (message: string) => ({ ok: false, message });
+    if (this.#cancelling) return reject(`run ${this.run.id} is being cancelled`);
+    const node = this.#byId.get(action.taskId);
+    if (!node) return reject(`run ${this.run.id} has no task "${action.taskId}"`);
+    const mapIndex = action.mapIndex;
+    if (node.spec.map === undefined && mapIndex >= 0)
+      return reject(`task "${node.spec.id}" is not a map: it has no item ${mapIndex}`);
+    const retry = action.kind === 'retry_task';
+    // A target whose next attempt is being written already is not acted on twice.
+    const acts = (state: TaskState, what: Unit | TaskNode) =>
+      !this.#reopening.has(what) &&
+      (retry ? state === 'failed' : FINAL.has(state) && state !== 'success');
+    const name = (u: Unit) =>
+      u.mapIndex >= 0 ? `task "${u.node.spec.id}" item ${u.mapIndex}` : `task "${u.node.spec.id}"`;
+    const note = `(command #${action.commandId})`;
+    if (node.spec.map !== undefined && !node.children) {
+      // A map that never fanned out (its list failed, or an upstream held it back): acted
+      // on as a whole; a retry evaluates its list again.
+      if (!acts(node.state, node))
+        return reject(`task "${node.spec.id}" is ${node.state}${retry ? ', not failed' : ''}`);
+      this.#reopen(node);
+      if (retry) this.#reopenAsPending(node);
+      else {
+        node.heldBack = false;
+        this.#moveNode(node, node.state, 'success', { message: `marked success ${note}` });
+      }
+      this.#kick();
+      return {
+        ok: true,
+        message: `${retry ? 'retrying' : 'marked success:'} task "${node.spec.id}" in running run ${this.run.id}`,
+      };
+    }
+    const targets = node.children
+      ? mapIndex >= 0
+        ? node.children.filter((u) => u?.mapIndex === mapIndex)
+        : node.children.filter((u) => u !== undefined)
+      : [node.unit as Unit];
+    if (targets.length === 0) return reject(`task "${node.spec.id}" has no item ${mapIndex}`);
+    const acted = targets.filter((u) => acts(u.state, u));
+    if (acted.length === 0) {
+      const [only] = targets;
+      return reject(
+        targets.length === 1 && only
+          ? `${name(only)} is ${only.state}${retry ? ', not failed' : only.state === 'success' ? '' : ': wait for it to end'}`
+          : retry
+            ? `task "${node.spec.id}" has no failed item`
+            : `task "${node.spec.id}" has no ended item that did not succeed`,
+      );
+    }
+    if (FINAL.has(node.state)) {
+      this.#reopen(node);
+      if (node.children) {
+        // The map decides its own state again once its items have ended.
+        this.#write({
+          kind: 'move',
+          id: node.rowId,
+          from: node.state,
+          to: 'running',
+          patch: { message: null, reason: null, endedAt: null },
+        });
+        node.state = 'running';
+      }
+    }
+    if (node.children) node.childrenLeft += acted.length;
+    for (const unit of acted) {
+      if (retry) this.#newAttempt(unit, 'queued');
+      else {
+        if (!node.children) node.heldBack = false;
+        this.#moveUnit(unit, unit.state, 'success', { message: `marked success ${note}` });
+      }
+    }
+    this.#kick();
+    const what =
+      acted.length === 1
+        ? name(acted[0] as Unit)
+        : `${acted.length} items of task "${node.spec.id}"`;
+    return {
+      ok: true,
+      message: `${retry ? 'retrying' : 'marked success:'} ${what} in running run ${this.run.id}`,
+    };
+  }
+
+  /**
+   * A final node is final no more: its downstream tasks forget its state, and those it
+   * held back are re-opened too (recursively, each once). Their states change when their
+   * new rows are written; until then they look ended, so nothing decides them early.
+   */
+  #reopen(node: TaskNode): void {
+    if (!FINAL.has(node.state)) return;
+    this.#finalNodes--;
+    for (const d of node.downstream) {
+      this.#count(d, node.state, -1);
+      if (FINAL.has(d.state) && d.heldBack) {
+        this.#reopen(d);
+        this.#reopenAsPending(d);
+      }
+    }
+  }
+
+  /** A new pending attempt of a re-opened node, decided again once it is written. */
+  #reopenAsPending(node: TaskNode): void {
+    node.heldBack = false;
+    if (node.unit) {
+      this.#newAttempt(node.unit, 'pending');
+      return;
+    }
+    const attempt = node.attempt + 1;
+    this.#reopening.add(node);
+    this.#write(
+      {
+        kind: 'insert',
+        row: { runId: this.run.id, taskId: node.spec.id, mapIndex: -1, attempt, state: 'pending' },
+      },
+      (_applied, id) => {
+        this.#reopening.delete(node);
+        node.rowId = id;
+        node.attempt = attempt;
+        node.state = 'pending';
+        node.children = undefined;
+        node.childrenLeft = 0;
+        this.#progress(node.spec.id, -1, attempt, 'pending');
+        this.#consider(node);
+      },
+    );
+  }
+
+  /**
+   * The next attempt of an ended unit, as a new row: `queued` (a retry: it runs when a
+   * slot is free) or `pending` (re-opened downstream: decided again by its upstreams).
+   */
+  #newAttempt(unit: Unit, state: 'queued' | 'pending'): void {
+    const attempt = unit.attempt + 1;
+    const node = unit.node;
+    this.#reopening.add(unit);
+    this.#write(
+      {
+        kind: 'insert',
+        row: {
+          runId: this.run.id,
+          taskId: node.spec.id,
+          mapIndex: unit.mapIndex,
+          attempt,
+          state,
+          ...(state === 'queued' ? { queuedAt: this.#now() } : {}),
+          resolved: unit.mapIndex >= 0 ? { item: unit.item } : null,
+        },
+      },
+      (_applied, id) => {
+        this.#reopening.delete(unit);
+        this.#units.delete(unit.rowId);
+        unit.rowId = id;
+        unit.attempt = attempt;
+        unit.state = state;
+        unit.waitingFor = null;
+        unit.outputs = null;
+        if (!node.children) {
+          node.rowId = id;
+          node.attempt = attempt;
+          node.state = state;
+        }
+        this.#units.set(id, unit);
+        this.#progress(node.spec.id, unit.mapIndex, attempt, state);
+        if (state === 'pending') this.#consider(node);
+        else if (this.#cancelling) this.#moveUnit(unit, 'queued', 'cancelled', {});
+        else this.#ready.push(unit);
+      },
+    );
   }
 
   // --- state changes -------------------------------------------------------------------
@@ -493,18 +710,19 @@ export class RunController {
     }
   }
 
-  #count(node: TaskNode, upstreamState: TaskState): void {
+  #count(node: TaskNode, upstreamState: TaskState, by = 1): void {
     const t = node.tally;
-    if (upstreamState === 'success') t.success++;
-    else if (upstreamState === 'skipped') t.skipped++;
-    else if (upstreamState === 'cancelled') t.cancelled++;
-    else t.failed++;
+    if (upstreamState === 'success') t.success += by;
+    else if (upstreamState === 'skipped') t.skipped += by;
+    else if (upstreamState === 'cancelled') t.cancelled += by;
+    else t.failed += by;
   }
 
   /** Decides a pending node once its upstreams allow it. */
   #consider(node: TaskNode): void {
     if (node.state !== 'pending') return;
     if (this.#cancelling) {
+      node.heldBack = true;
       this.#moveNode(node, 'pending', 'cancelled');
       return;
     }
@@ -537,6 +755,7 @@ export class RunController {
       }
     }
     if (decision === 'skipped' || decision === 'upstream_failed') {
+      node.heldBack = message === null;
       this.#moveNode(node, 'pending', decision, message ? { message } : {});
       return;
     }

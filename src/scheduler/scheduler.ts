@@ -300,14 +300,24 @@ export class Scheduler {
           error: e.error.message,
         });
       }
-      // Actions from the dashboard and the API: rows this scheduler applies; a cancel of a
-      // run another scheduler drives is left for that one.
+      // Actions from the dashboard and the API: rows this scheduler applies; a cancel or a
+      // task action on a run another scheduler drives is left for that one.
       for (const { command, outcome } of await applyPendingCommands(this.#o.store, {
         cancelLive: (runId) => {
           const d = this.#driven.get(runId);
           if (!d) return false;
           d.controller.cancel();
           return true;
+        },
+        taskActionLive: (runId, action) => {
+          const d = this.#driven.get(runId);
+          if (!d) return undefined;
+          const result = d.controller.taskAction(action);
+          if (result === undefined)
+            return { state: 'left', message: `run ${runId} is starting or ending; later` };
+          return result.ok
+            ? { state: 'done', message: result.message, runId }
+            : { state: 'rejected', message: result.message };
         },
       })) {
         if (outcome.state === 'left') continue;
@@ -345,7 +355,9 @@ export class Scheduler {
     const { store, executor } = this.#o;
     try {
       const deadOwners = deadOnThisHost(await store.listSchedulers(), this.id);
-      const request = { owner: this.id, leaseMs: this.#o.leaseMs, deadOwners };
+      // Queued runs of a paused flow, or beyond its max_active_runs, stay queued: the claim
+      // skips them (the dashboard and `baton show` tell why from the same rows).
+      const request = { owner: this.id, leaseMs: this.#o.leaseMs, deadOwners, holds: true };
       const runs = await store.claimRuns({
         ...request,
         limit: Math.min(room, this.#o.claimBatch),

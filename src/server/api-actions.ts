@@ -11,6 +11,8 @@ import {
   type Run,
   type Store,
   type TaskRun,
+  TERMINAL_RUN_STATES,
+  TERMINAL_TASK_STATES,
 } from '../store/index.ts';
 import { requireRun, requireUnfinished } from './api-read.ts';
 import { type Route, route } from './route.ts';
@@ -65,12 +67,10 @@ function taskAction(
     response: s.Accepted,
     async handle({ params, body, deps: { store } }) {
       const run = await requireRun(store, params.run as string);
-      // What the scheduler can apply today (see scheduler/apply-commands.ts): task
-      // actions re-queue a run that has ended; a live run's controller is not reached.
-      if (run.state !== 'failed' && run.state !== 'cancelled')
-        throw new ConflictError(
-          `run ${run.id} is ${run.state}: tasks can be retried or marked succeeded once it has failed or been cancelled`,
-        );
+      // An ended run is queued again with the new attempts; a live run's scheduler makes
+      // them in its own state and the run carries on (scheduler/apply-commands.ts).
+      if (run.state === 'success')
+        throw new ConflictError(`run ${run.id} succeeded: it has no task to retry or mark`);
       const t = await latestAttempt(store, run, body.task, body.mapIndex);
       const why = refuse(t, run);
       if (why !== null) throw new ConflictError(why);
@@ -123,7 +123,10 @@ export const actionRoutes: readonly Route[] = [
     'retry_task',
     'Asks for a new attempt of a failed task (and of what it held back)',
     (t, run) =>
-      t.state === 'failed' || t.state === 'upstream_failed' || t.state === 'cancelled'
+      t.state === 'failed' ||
+      // In a live run, what a failure held back re-opens with the failed task's retry.
+      (TERMINAL_RUN_STATES.has(run.state) &&
+        (t.state === 'upstream_failed' || t.state === 'cancelled'))
         ? null
         : `cannot retry task "${t.taskId}" of run ${run.id}: it is ${t.state}, not failed`,
   ),
@@ -132,6 +135,10 @@ export const actionRoutes: readonly Route[] = [
     'mark_success',
     'Asks for a task to be recorded as succeeded, so its downstream tasks can run',
     (t, run) =>
-      t.state === 'success' ? `task "${t.taskId}" of run ${run.id} already succeeded` : null,
+      t.state === 'success'
+        ? `task "${t.taskId}" of run ${run.id} already succeeded`
+        : !TERMINAL_TASK_STATES.has(t.state) || t.state === 'up_for_retry'
+          ? `task "${t.taskId}" of run ${run.id} is ${t.state}: wait for it to end, or cancel the run`
+          : null,
   ),
 ];

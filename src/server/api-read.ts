@@ -13,6 +13,7 @@ import {
 import { eventStream } from './event-hub.ts';
 import { badRequest } from './http-errors.ts';
 import { type Route, route } from './route.ts';
+import { runHold } from './run-hold.ts';
 import * as s from './schemas.ts';
 import { whyWaiting } from './why-waiting.ts';
 
@@ -51,6 +52,22 @@ const brief = (r: Run) => ({
   endedAt: r.endedAt,
 });
 
+/**
+ * The flow's queued runs it holds, told by the oldest one's hold (the others wait behind
+ * it); null when its oldest queued run is not held. Backfill runs are their backfill's.
+ */
+async function heldRuns(
+  store: Store,
+  flow: string,
+): Promise<{ runs: number; message: string } | null> {
+  const queued = (await store.listRuns({ flow, state: 'queued' })).filter(
+    (r) => r.trigger !== 'backfill',
+  );
+  const oldest = queued.at(-1);
+  const hold = oldest === undefined ? null : await runHold(store, oldest);
+  return hold === null ? null : { runs: queued.length, message: hold.message };
+}
+
 export const readRoutes: readonly Route[] = [
   route({
     method: 'GET',
@@ -68,6 +85,7 @@ export const readRoutes: readonly Route[] = [
             return {
               flow: f.flow,
               paused: f.paused,
+              held: await heldRuns(store, f.flow),
               version: f.latestVersion,
               description: version?.spec.description ?? null,
               tasks: version?.spec.tasks.length ?? 0,
@@ -165,10 +183,12 @@ export const readRoutes: readonly Route[] = [
       const run = await requireRun(store, params.run as string);
       const version = await store.getFlowVersion(run.flowVersionId);
       const taskRuns = await store.listTaskRuns(run.id);
+      const hold = await runHold(store, run);
       return {
         run,
         flowVersion: version?.version ?? null,
-        waiting: whyWaiting(run, version?.spec, taskRuns),
+        hold,
+        waiting: whyWaiting(run, version?.spec, taskRuns, hold),
         tasks: (version?.spec.tasks ?? []).map((t) => ({
           id: t.id,
           needs: [...t.needs],

@@ -4,6 +4,7 @@
  */
 export { type App, type AppOptions, createApp, ROUTES } from './app.ts';
 export { openApiDocument } from './openapi.ts';
+export { type RunHold, runHold } from './run-hold.ts';
 export {
   type Dashboard,
   type DashboardOptions,

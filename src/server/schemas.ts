@@ -138,6 +138,13 @@ export const FlowList = z.object({
     z.object({
       flow: z.string(),
       paused: z.boolean(),
+      held: z
+        .object({
+          runs: z.number().int().describe('queued runs of the flow (backfills aside)'),
+          message: z.string().describe('why the oldest of them has not started'),
+        })
+        .nullable()
+        .describe('set while the flow holds its queued runs (paused, or at max_active_runs)'),
       version: z.number().int(),
       description: z.string().nullable(),
       tasks: z.number().int(),
@@ -167,12 +174,29 @@ const TaskNode = z.object({
   mapped: z.boolean(),
 });
 
+export const RunHold = z
+  .object({
+    kind: z.enum(['paused', 'max_active_runs']),
+    message: z.string().describe('e.g. `flow "etl" is paused since 2026-11-26 10:00 UTC — …`'),
+    since: z.number().int().optional().describe('paused: when the flow was paused (ms)'),
+    runs: z
+      .array(z.string())
+      .optional()
+      .describe('max_active_runs: the runs holding the places, oldest first'),
+  })
+  .describe('why a queued run has not started: its flow holds it (the scheduler skips it)');
+
 export const RunDetail = z.object({
   run: Run,
   flowVersion: z.number().int().nullable(),
+  hold: RunHold.nullable().describe(
+    'set while the run is queued and its flow is paused or at max_active_runs; null otherwise',
+  ),
   waiting: z
     .record(z.string(), z.string())
-    .describe('why each waiting task run (by id) is not running yet'),
+    .describe(
+      'why each waiting task run (by id) is not running yet; `run held: …` while the run is held',
+    ),
   tasks: z.array(TaskNode).describe('the flow’s tasks in topological order, for the graph'),
   taskRuns: z.array(TaskRun),
 });

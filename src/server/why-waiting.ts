@@ -5,9 +5,12 @@
  * live worker can take: see `WaitReason`); rows without one (pending rows, which wait for their
  * upstreams, and rows a scheduler without reasons wrote) get what the rows show: which
  * upstreams are unfinished, when a retry is due, that a queued attempt waits for a slot.
+ * Every waiting task run of a run its flow holds (paused, max_active_runs: see
+ * `runHold`) answers with that hold.
  */
 import type { FlowSpec } from '../spec/index.ts';
 import { latestAttempts, type Run, type TaskRun } from '../store/index.ts';
+import type { RunHold } from './run-hold.ts';
 
 const FINAL = new Set(['success', 'failed', 'skipped', 'upstream_failed', 'cancelled']);
 
@@ -16,10 +19,17 @@ export function whyWaiting(
   run: Run,
   spec: FlowSpec | undefined,
   taskRuns: readonly TaskRun[],
+  hold: RunHold | null = null,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   if (run.state !== 'queued' && run.state !== 'running') return out;
   const latest = latestAttempts(taskRuns);
+  if (hold !== null) {
+    for (const t of latest)
+      if (t.state === 'pending' || t.state === 'queued' || t.state === 'up_for_retry')
+        out[t.id] = `run held: ${hold.message}`;
+    return out;
+  }
   const parent = new Map(latest.filter((t) => t.mapIndex < 0).map((t) => [t.taskId, t]));
   const needs = new Map((spec?.tasks ?? []).map((t) => [t.id, t.needs]));
   for (const t of latest) {

@@ -103,6 +103,7 @@ export function toFlowRecord(r: Row): FlowRecord {
     name: text(r.name),
     createdAt: int(r.created_at),
     paused: int(r.paused) === 1,
+    pausedAt: intOrNull(r.paused_at),
     deployedVersionId: intOrNull(r.deployed_version_id),
     deployedAt: intOrNull(r.deployed_at),
     firstDeployedAt: intOrNull(r.first_deployed_at),

@@ -171,6 +171,13 @@ export interface ClaimRequest {
    * released, which can wait for a scheduler with free slots. Default both.
    */
   readonly which?: 'orphaned' | 'unowned';
+  /**
+   * Keep queued runs held by their flow (a scheduler's claim; `baton run --resume` is not
+   * held): a run of a paused flow, or one beyond the flow's `max_active_runs` counting its
+   * runs running or claimed, stays queued and unclaimed. Backfill runs are limited by their
+   * backfill instead, and runs already running are never held. Default false.
+   */
+  readonly holds?: boolean;
 }
 
 /** A process that drives runs: a `baton scheduler`, or a `baton run` driving its own run. */
@@ -198,8 +205,13 @@ export interface NewScheduler {
 export interface FlowRecord {
   readonly name: string;
   readonly createdAt: number;
-  /** Paused flows get no new scheduled runs (backfills and manual runs still run). */
+  /**
+   * Paused flows get no new scheduled runs, and their queued runs (manual, API, asset and
+   * scheduled alike) stay queued until unpaused; backfills still run.
+   */
   readonly paused: boolean;
+  /** When it was last paused; null while it is not paused. */
+  readonly pausedAt: number | null;
   /** The deployed version's id; null when the flow was only ever run from a file. */
   readonly deployedVersionId: number | null;
   readonly deployedAt: number | null;

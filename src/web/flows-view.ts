@@ -9,6 +9,8 @@ import type { View } from './view.ts';
 interface FlowRow {
   flow: string;
   paused: boolean;
+  /** The flow's queued runs it holds (paused, or at max_active_runs), and why. */
+  held: { runs: number; message: string } | null;
   version: number;
   description: string | null;
   tasks: number;
@@ -43,6 +45,13 @@ export async function flowsView(): Promise<View> {
           {},
           h('strong', {}, f.flow),
           f.description ? h('div', { class: 'muted' }, f.description) : null,
+          f.held
+            ? h(
+                'div',
+                { class: 'why', 'data-held': String(f.held.runs) },
+                `${f.held.runs} queued run${f.held.runs === 1 ? '' : 's'} held: ${f.held.message}`,
+              )
+            : null,
         ),
         h('td', {}, `v${f.version}`),
         h('td', {}, String(f.tasks)),

@@ -10,6 +10,8 @@ import type { RouteArgs, View } from './view.ts';
 
 interface RunDetail {
   run: Run;
+  /** Set while the run is queued and its flow holds it (paused, or at max_active_runs). */
+  hold: { kind: string; message: string } | null;
   waiting: Record<string, string>;
   flowVersion: number | null;
   tasks: GraphTask[];
@@ -18,6 +20,8 @@ interface RunDetail {
 
 const ENDED = new Set(['success', 'failed', 'cancelled']);
 const RETRYABLE = new Set(['failed', 'upstream_failed', 'cancelled']);
+/** Ended task states a live run's scheduler can act on (see scheduler/apply-commands.ts). */
+const LIVE_MARKABLE = new Set(['failed', 'upstream_failed', 'skipped', 'cancelled']);
 
 /** Requested beside used: `memory 512 MiB requested, 131 MiB peak; cpu 1 requested, 0.42 s CPU`. */
 function usage(t: TaskRun): string {
@@ -80,8 +84,14 @@ export async function runView(args: RouteArgs): Promise<View> {
               if (t) location.hash = logHref(t);
             });
     const latestIds = new Set([...last.values()].map((t) => t.id));
-    // Task actions re-queue a run that has ended (what a scheduler applies today).
+    // Task actions re-queue a run that has ended; in a live run, its scheduler makes the new
+    // attempt of a failed task (what it held back re-opens with it) and the run carries on.
     const ended = run.state === 'failed' || run.state === 'cancelled';
+    const live = run.state === 'running' || run.state === 'queued';
+    const retryable = (t: TaskRun) =>
+      latestIds.has(t.id) && (ended ? RETRYABLE.has(t.state) : live && t.state === 'failed');
+    const markable = (t: TaskRun) =>
+      latestIds.has(t.id) && (ended ? t.state !== 'success' : live && LIVE_MARKABLE.has(t.state));
     const rows = d.taskRuns.map((t) =>
       h(
         'tr',
@@ -104,7 +114,7 @@ export async function runView(args: RouteArgs): Promise<View> {
           'td',
           { class: 'links' },
           t.startedAt !== null ? link(logHref(t), 'log') : null,
-          ended && latestIds.has(t.id) && RETRYABLE.has(t.state)
+          retryable(t)
             ? actionButton(
                 'retry',
                 out,
@@ -113,7 +123,7 @@ export async function runView(args: RouteArgs): Promise<View> {
                 `Retry ${taskLabel(t.taskId, t.mapIndex)}`,
               )
             : null,
-          ended && latestIds.has(t.id) && t.state !== 'success'
+          markable(t)
             ? actionButton(
                 'mark success',
                 out,
@@ -149,6 +159,12 @@ export async function runView(args: RouteArgs): Promise<View> {
             'source',
           ),
         ),
+        ...(d.hold
+          ? [
+              h('dt', {}, 'held'),
+              h('dd', { id: 'run-hold', class: 'why', 'data-hold': d.hold.kind }, d.hold.message),
+            ]
+          : []),
         h('dt', {}, 'trigger'),
         h('dd', {}, run.trigger),
         h('dt', {}, 'created'),

@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real browser, against a real `baton run` and `baton dashboard`:
  * a run in flight turns green without a reload, its log follows live, a trigger needs the
- * token, and everything still loads once the run is over and the flow files are gone.
+ * token, a second run held by max_active_runs says why, and everything still loads once
+ * the run is over and the flow files are gone.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import {
   collect,
+  runBaton,
   runIdFrom,
   startBaton,
   tempProject,
@@ -86,6 +88,22 @@ it('follows a run in flight live, tails a log, triggers only with the token, and
   await log.locator('#log', { hasText: 'waiting at the gate' }).waitFor();
   await log.locator('#log-state [data-state="running"]').waitFor();
 
+  // A second run of the flow waits for max_active_runs (1) while the first runs: the run
+  // view and the flows view say so.
+  const second = await runBaton(['trigger', 'gated'], dir);
+  assert.match(second.stderr, /is held: max_active_runs: 1 of 1 runs of flow "gated" running/);
+  const held = await browser.newPage();
+  const heldErrors = pageErrors(held);
+  await held.goto(`${url}#/runs/${runIdFrom(second.stdout)}`);
+  await held
+    .locator('#run-hold[data-hold="max_active_runs"]', { hasText: `(run ${runId})` })
+    .waitFor();
+  await held.goto(`${url}#/`);
+  await held
+    .locator('tr[data-flow="gated"] [data-held="1"]', { hasText: '1 queued run held' })
+    .waitFor();
+  await held.close();
+
   await writeFile(fifo, 'open sesame\n'); // unblocks the gate task
   await page.locator('g.node[data-task="gate"][data-state="success"]').waitFor();
   await page.locator('g.node[data-task="after"][data-state="success"]').waitFor();
@@ -146,5 +164,5 @@ it('follows a run in flight live, tails a log, triggers only with the token, and
     assert.equal(await page.locator('main .notice.error').count(), 0, hash);
     if (name !== 'flows-no-files') await screenshot(page, name);
   }
-  assert.deepEqual([...errors, ...logErrors], []);
+  assert.deepEqual([...errors, ...logErrors, ...heldErrors], []);
 });

@@ -113,8 +113,26 @@ export function describeApi(name: string, open: () => Promise<Store>): void {
           state: 'pending' as const,
         })),
       );
+      // The seeded run of the flow runs, and max_active_runs is 1: the flow holds this one.
+      const held = await body(await s.call('/api/runs/fresh'), schemas.RunDetail);
+      const [e, r] = held.taskRuns;
+      const atMax = `max_active_runs: 1 of 1 runs of flow "sales" running (run ${s.runs[0]})`;
+      assert.deepEqual([held.hold?.kind, held.hold?.message], ['max_active_runs', atMax]);
+      assert.equal(held.waiting[String(e?.id)], `run held: ${atMax}`);
+      assert.equal(held.waiting[String(r?.id)], `run held: ${atMax}`);
+      await s.store.setPaused('sales', true);
+      const paused = await body(await s.call('/api/runs/fresh'), schemas.RunDetail);
+      assert.equal(paused.hold?.kind, 'paused');
+      assert.match(
+        paused.waiting[String(e?.id)] ?? '',
+        /^run held: flow "sales" is paused since \d{4}-\d\d-\d\d \d\d:\d\d UTC — `baton unpause sales`$/,
+      );
+      const flows = await body(await s.call('/api/flows'), schemas.FlowList);
+      assert.deepEqual(flows.flows[0]?.held, { runs: 1, message: paused.hold?.message });
+      await s.store.setPaused('sales', false);
+      await s.store.moveRun(s.runs[0] as string, 'running', 'success', 2);
       const queued = await body(await s.call('/api/runs/fresh'), schemas.RunDetail);
-      const [e, r] = queued.taskRuns;
+      assert.equal(queued.hold, null, 'nothing holds it once the other run ended');
       assert.match(queued.waiting[String(e?.id)] ?? '', /not started/);
       assert.equal(queued.waiting[String(r?.id)], 'waiting for extract (pending)');
       await s.store.moveRun('fresh', 'queued', 'running', 1);
@@ -325,10 +343,25 @@ export function describeApi(name: string, open: () => Promise<Store>): void {
       assert.equal(
         await errorOf(await s.call('/api/runs/run-002/retry', postJson({ task: 'report' })), 409),
         'store.conflict',
-        'a task of a running run is not retried',
+        'a task still running is not retried',
+      );
+      assert.equal(
+        await errorOf(
+          await s.call('/api/runs/run-002/mark-success', postJson({ task: 'report' })),
+          409,
+        ),
+        'store.conflict',
+        'nor marked succeeded',
       );
       const [, report] = await s.store.listTaskRuns('run-002');
       await advance(s.store, report?.id ?? 0, ['running', 'failed']);
+      // A failed task of a run still running is retried by the scheduler that drives it.
+      const live = await body(
+        await s.call('/api/runs/run-002/retry', postJson({ task: 'report' })),
+        schemas.Accepted,
+        202,
+      );
+      assert.equal(live.command.kind, 'retry_task');
       await s.store.moveRun('run-002', 'running', 'failed', 9);
       const retry = await body(
         await s.call('/api/runs/run-002/retry', postJson({ task: 'report' })),
@@ -360,7 +393,7 @@ export function describeApi(name: string, open: () => Promise<Store>): void {
       const pending = await s.store.listPendingCommands(10);
       assert.deepEqual(
         pending.map((c) => c.kind),
-        ['cancel_run', 'retry_task', 'mark_success'],
+        ['cancel_run', 'retry_task', 'retry_task', 'mark_success'],
       );
     });
 

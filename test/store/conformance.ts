@@ -970,6 +970,79 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
         assert.deepEqual([claimed?.id, claimed?.ownerEpoch], ['r1', 2]);
       });
 
+      it('a claim with holds keeps a paused flow’s queued runs; pausing records when', async (t) => {
+        const store = await fresh(t);
+        const fv = await flowVersion(store);
+        await store.createRun(newRun('manual', fv, { createdAt: 1 }), []);
+        const before = await store.now();
+        assert.equal(await store.setPaused('sales', true), true);
+        const paused = await store.getFlow('sales');
+        assert.ok((paused?.pausedAt ?? 0) >= before, 'pausedAt set');
+        const held = { owner: 'a', leaseMs: lease, limit: 9, holds: true } as const;
+        assert.deepEqual(await store.claimRuns(held), []);
+        assert.equal((await store.getRun('manual'))?.owner, null);
+        await store.setPaused('sales', false);
+        assert.equal((await store.getFlow('sales'))?.pausedAt, null, 'pausedAt cleared');
+        assert.deepEqual(
+          (await store.claimRuns(held)).map((r) => r.id),
+          ['manual'],
+        );
+      });
+
+      it('a claim with holds takes only the places under max_active_runs, oldest first', async (t) => {
+        const store = await fresh(t);
+        const v1 = await flowVersion(store); // max_active_runs 1
+        for (const [id, at] of [
+          ['r1', 1],
+          ['r2', 2],
+          ['r3', 3],
+        ] as const)
+          await store.createRun(newRun(id, v1, { createdAt: at }), []);
+        await store.createRun(
+          newRun('bf', v1, { createdAt: 4, trigger: 'backfill', runKey: 'schedule:x' }),
+          [],
+        );
+        const held = { owner: 'a', leaseMs: lease, limit: 9, holds: true } as const;
+        // One place: r1 takes it; the backfill run is its backfill's to limit.
+        assert.deepEqual(
+          (await store.claimRuns(held)).map((r) => r.id),
+          ['r1', 'bf'],
+        );
+        // r1 is claimed (about to start) and then running: both hold the place.
+        assert.deepEqual(await store.claimRuns({ ...held, owner: 'b' }), []);
+        await store.moveRun('r1', 'queued', 'running', 5, fenceOf('r1', 'a', 1));
+        assert.deepEqual(await store.claimRuns({ ...held, owner: 'b' }), []);
+        // Without holds (`baton run --resume`), a run is claimed regardless.
+        assert.deepEqual(
+          (await store.claimRuns({ owner: 'c', leaseMs: lease, limit: 1, runId: 'r3' })).map(
+            (r) => r.id,
+          ),
+          ['r3'],
+        );
+        await store.releaseRuns('c');
+        // A version deployed with max_active_runs 2 opens a second place, for r2 (the older).
+        const v2 = await store.saveFlowVersion({
+          flow: 'sales',
+          hash: 'hash-wide',
+          sourcePath: '/p/sales.yaml',
+          sourceText: 'flow: sales\n',
+          spec: { ...sampleSpec('sales'), maxActiveRuns: 2 },
+        });
+        await store.deployFlowVersion(v2.id, 6);
+        assert.deepEqual(
+          (await store.claimRuns({ ...held, owner: 'b' })).map((r) => r.id),
+          ['r2'],
+        );
+        // r1 ends: its place goes to r3. A running run released by its owner is never held.
+        await store.moveRun('r1', 'running', 'success', 7, fenceOf('r1', 'a', 1));
+        await store.moveRun('r2', 'queued', 'running', 8, fenceOf('r2', 'b', 1));
+        await store.releaseRuns('b');
+        assert.deepEqual(
+          (await store.claimRuns({ ...held, owner: 'd' })).map((r) => r.id),
+          ['r2', 'r3'],
+        );
+      });
+
       it('released runs are claimable at once; a stopped scheduler is marked', async (t) => {
         const store = await fresh(t);
         const fv = await flowVersion(store);

@@ -250,6 +250,13 @@ CREATE TABLE asset_cursors (
 );
 `;
 
+/** Run-level holds (see the SQLite list). */
+const runHolds = `
+ALTER TABLE flows ADD COLUMN paused_at bigint;
+ALTER TABLE flow_versions ADD COLUMN max_active_runs integer NOT NULL DEFAULT 1;
+UPDATE flow_versions SET max_active_runs = coalesce((spec::jsonb ->> 'maxActiveRuns')::integer, 1);
+`;
+
 export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
   { version: 2, name: 'run leases and schedulers', sql: runLeases },
@@ -259,6 +266,7 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'task run usage and wait reasons', sql: usageAndWaits },
   { version: 7, name: 'assets: sizing, partitions, asset triggers', sql: assets },
   { version: 8, name: 'remote workers: dispatches, workers, log chunks', sql: workers },
+  { version: 9, name: 'run holds: paused since, max_active_runs per version', sql: runHolds },
 ];
 
 export const PG_LATEST_VERSION: number = PG_MIGRATIONS.at(-1)?.version ?? 0;

@@ -111,6 +111,26 @@ const types = {
 
 const NOW = 'baton_now_ms()';
 const ACTIVE = "state IN ('queued', 'running')";
+
+/**
+ * A claimable run `c` (with its \`place\` among its flow's claimable queued runs) that no
+ * run-level hold keeps queued: it runs already, it is a backfill's (its backfill limits
+ * it), or its flow is not paused and fewer than max_active_runs of the flow's other runs
+ * occupy a place (running, or claimed by a live owner and about to start). Its
+ * max_active_runs is the deployed version's, else its own version's.
+ */
+const HOLD_FREE = `(
+  c.state = 'running' OR c.trigger = 'backfill' OR (
+    NOT EXISTS (SELECT 1 FROM flows f WHERE f.name = c.flow AND f.paused)
+    AND c.place + (
+      SELECT count(*) FROM runs o
+      WHERE o.flow = c.flow AND o.trigger <> 'backfill'
+        AND (o.state = 'running' OR (o.state = 'queued' AND o.owner IS NOT NULL
+             AND o.lease_until >= ${NOW} AND NOT (o.owner = ANY($3::text[]))))
+    ) <= coalesce(
+      (SELECT v.max_active_runs FROM flows f JOIN flow_versions v ON v.id = f.deployed_version_id
+       WHERE f.name = c.flow),
+      (SELECT v.max_active_runs FROM flow_versions v WHERE v.id = c.flow_version_id))))`;
 // The types of the patch columns, in PATCH_COLUMN_NAMES order, for the unnest arrays.
 const PATCH_TYPES = [
   'text',
@@ -205,11 +225,18 @@ export class PostgresStore implements Store, CopyableStore {
       // Lock the flow's row so two deploys cannot both take version N.
       await c.query('SELECT 1 FROM flows WHERE name = $1 FOR UPDATE', [v.flow]);
       await c.query(
-        `INSERT INTO flow_versions (flow, version, hash, source_path, source_text, spec, created_at)
+        `INSERT INTO flow_versions (flow, version, hash, source_path, source_text, spec, created_at, max_active_runs)
          VALUES ($1, (SELECT coalesce(max(version), 0) + 1 FROM flow_versions WHERE flow = $1),
-                 $2, $3, $4, $5, ${NOW})
+                 $2, $3, $4, $5, ${NOW}, $6)
          ON CONFLICT (flow, hash) DO NOTHING`,
-        [v.flow, v.hash, v.sourcePath, v.sourceText, v.specJson ?? JSON.stringify(v.spec)],
+        [
+          v.flow,
+          v.hash,
+          v.sourcePath,
+          v.sourceText,
+          v.specJson ?? JSON.stringify(v.spec),
+          v.spec.maxActiveRuns,
+        ],
       );
       const { rows } = await c.query(
         'SELECT id, flow, version, hash, source_path, source_text, created_at FROM flow_versions WHERE flow = $1 AND hash = $2',
@@ -549,7 +576,8 @@ export class PostgresStore implements Store, CopyableStore {
   async setPaused(name: string, paused: boolean): Promise<boolean> {
     return this.#tx(`${paused ? 'pause' : 'unpause'} ${name}`, async (c) => {
       const changed = await c.query(
-        'UPDATE flows SET paused = $1 WHERE name = $2 AND paused <> $1',
+        `UPDATE flows SET paused = $1, paused_at = CASE WHEN $1 THEN ${NOW} END
+         WHERE name = $2 AND paused <> $1`,
         [paused, name],
       );
       if (changed.rowCount === 1) return true;
@@ -828,17 +856,33 @@ export class PostgresStore implements Store, CopyableStore {
   async claimRuns(req: ClaimRequest): Promise<Run[]> {
     const rows = await this.#tx(
       `claim runs for ${req.owner}`,
-      async (c) =>
-        (
+      async (c) => {
+        // Claims that hold runs take turns: a claim counts the places under
+        // max_active_runs that others' committed claims took, so two schedulers never both
+        // take the last one. A claim is one short statement; the wait is milliseconds.
+        if (req.holds)
+          await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['baton:claim runs']);
+        return (
           await c.query(
             `UPDATE runs SET owner = $1, owner_epoch = owner_epoch + 1, lease_until = ${NOW} + $2::bigint
              WHERE id IN (
                SELECT id FROM runs
-               WHERE ${ACTIVE}
-                 AND (owner IS NULL OR lease_until < ${NOW} OR owner = ANY($3::text[]))
-                 AND ($4::text IS NULL OR id = $4)
-                 AND ($6::text IS NULL OR ($6 = 'unowned') = (owner IS NULL))
-               ORDER BY created_at, id LIMIT $5
+               WHERE id IN (
+                 SELECT c.id FROM (
+                   SELECT r.id, r.flow, r.state, r.trigger, r.created_at, r.flow_version_id,
+                          row_number() OVER (
+                            PARTITION BY r.flow, (r.state = 'queued' AND r.trigger <> 'backfill')
+                            ORDER BY r.created_at, r.id) AS place
+                   FROM runs r
+                   WHERE r.${ACTIVE}
+                     AND (r.owner IS NULL OR r.lease_until < ${NOW} OR r.owner = ANY($3::text[]))
+                     AND ($4::text IS NULL OR r.id = $4)
+                     AND ($6::text IS NULL OR ($6 = 'unowned') = (r.owner IS NULL))
+                 ) c
+                 WHERE NOT $7::boolean OR ${HOLD_FREE}
+                 ORDER BY c.created_at, c.id LIMIT $5)
+               -- Checked again on the locked row: an owner may have renewed meanwhile.
+               AND (owner IS NULL OR lease_until < ${NOW} OR owner = ANY($3::text[]))
                FOR UPDATE SKIP LOCKED)
              RETURNING *`,
             [
@@ -848,9 +892,11 @@ export class PostgresStore implements Store, CopyableStore {
               req.runId ?? null,
               req.limit,
               req.which ?? null,
+              req.holds ?? false,
             ],
           )
-        ).rows,
+        ).rows;
+      },
       // Claims that did commit show up in the owner's next heartbeat.
       async () => [],
     );

@@ -302,6 +302,16 @@ CREATE TABLE task_logs (
 CREATE UNIQUE INDEX task_logs_attempt ON task_logs (run_id, task_id, map_index, attempt, start_offset);
 `;
 
+/**
+ * Run-level holds: when a flow was paused (shown with the runs it holds), and each
+ * version's `max_active_runs`, read by the claim of queued runs without parsing specs.
+ */
+const runHolds = `
+ALTER TABLE flows ADD COLUMN paused_at INTEGER;
+ALTER TABLE flow_versions ADD COLUMN max_active_runs INTEGER NOT NULL DEFAULT 1;
+UPDATE flow_versions SET max_active_runs = coalesce(json_extract(spec, '$.maxActiveRuns'), 1);
+`;
+
 /** Every migration, in order. The last version is the schema this build expects. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
@@ -312,6 +322,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'task run usage and wait reasons', sql: usageAndWaits },
   { version: 7, name: 'assets: sizing, partitions, asset triggers', sql: assets },
   { version: 8, name: 'remote workers: dispatches, workers, log chunks', sql: workers },
+  { version: 9, name: 'run holds: paused since, max_active_runs per version', sql: runHolds },
 ];
 
 /** The schema version this build of Baton writes and understands. */

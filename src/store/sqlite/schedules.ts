@@ -49,11 +49,9 @@ export function listFlows(stmt: Prepare): FlowRecord[] {
 
 export function setPaused(stmt: Prepare, name: string, paused: boolean): boolean {
   const flag = paused ? 1 : 0;
-  const changed = stmt('UPDATE flows SET paused = ? WHERE name = ? AND paused <> ?').run(
-    flag,
-    name,
-    flag,
-  ).changes;
+  const changed = stmt(
+    'UPDATE flows SET paused = ?, paused_at = ? WHERE name = ? AND paused <> ?',
+  ).run(flag, paused ? Date.now() : null, name, flag).changes;
   if (changed === 0 && getFlow(stmt, name) === undefined)
     throw new NotFoundError(`no flow "${name}" (see baton flows)`, { flow: name });
   return changed === 1;

@@ -69,6 +69,23 @@ import * as schedules from './schedules.ts';
 
 const LOG_KEY = 'run_id = ? AND task_id = ? AND map_index = ? AND attempt = ?';
 
+/**
+ * A claimable run \`c\` (with its \`place\` among its flow's claimable queued runs) that no
+ * run-level hold keeps queued; the same rule as PostgreSQL's (see there).
+ */
+const HOLD_FREE = `(
+  c.state = 'running' OR c.trigger = 'backfill' OR (
+    NOT EXISTS (SELECT 1 FROM flows f WHERE f.name = c.flow AND f.paused = 1)
+    AND c.place + (
+      SELECT count(*) FROM runs o
+      WHERE o.flow = c.flow AND o.trigger <> 'backfill'
+        AND (o.state = 'running' OR (o.state = 'queued' AND o.owner IS NOT NULL
+             AND o.lease_until >= :now AND o.owner NOT IN (SELECT value FROM json_each(:dead))))
+    ) <= coalesce(
+      (SELECT v.max_active_runs FROM flows f JOIN flow_versions v ON v.id = f.deployed_version_id
+       WHERE f.name = c.flow),
+      (SELECT v.max_active_runs FROM flow_versions v WHERE v.id = c.flow_version_id))))`;
+
 /** Tuning for {@link SqliteStore}; the defaults suit every normal use. */
 export interface SqliteStoreOptions {
   /** How long SQLite waits for another writer's lock before reporting busy. Default 5000. */
@@ -165,10 +182,11 @@ export class SqliteStore implements Store, CopyableStore {
       ).run(v.flow, now);
       // Numbered under the write lock, so two deploys cannot both take version N.
       this.#stmt(`
-        INSERT INTO flow_versions (flow, version, hash, source_path, source_text, spec, created_at)
+        INSERT INTO flow_versions (flow, version, hash, source_path, source_text, spec, created_at, max_active_runs)
         VALUES (:flow, (SELECT coalesce(max(version), 0) + 1 FROM flow_versions WHERE flow = :flow),
-                :hash, :sourcePath, :sourceText, :spec, :now)
+                :hash, :sourcePath, :sourceText, :spec, :now, :maxActiveRuns)
         ON CONFLICT (flow, hash) DO NOTHING`).run({
+        maxActiveRuns: v.spec.maxActiveRuns,
         flow: v.flow,
         hash: v.hash,
         sourcePath: v.sourcePath,
@@ -541,17 +559,25 @@ export class SqliteStore implements Store, CopyableStore {
   }
 
   async claimRuns(req: ClaimRequest): Promise<Run[]> {
+    // SQLite's one writer already makes every claim see the places others' claims took.
     return this.#write(`claim runs for ${req.owner}`, () => {
       const now = Date.now();
       return this.#stmt(`
         UPDATE runs SET owner = :owner, owner_epoch = owner_epoch + 1, lease_until = :until
         WHERE id IN (
-          SELECT id FROM runs
-          WHERE state IN ('queued', 'running')
-            AND (owner IS NULL OR lease_until < :now OR owner IN (SELECT value FROM json_each(:dead)))
-            AND (:runId IS NULL OR id = :runId)
-            AND (:which IS NULL OR (:which = 'unowned') = (owner IS NULL))
-          ORDER BY created_at, id LIMIT :limit)
+          SELECT c.id FROM (
+            SELECT r.id, r.flow, r.state, r.trigger, r.created_at, r.flow_version_id,
+                   row_number() OVER (
+                     PARTITION BY r.flow, (r.state = 'queued' AND r.trigger <> 'backfill')
+                     ORDER BY r.created_at, r.id) AS place
+            FROM runs r
+            WHERE r.state IN ('queued', 'running')
+              AND (r.owner IS NULL OR r.lease_until < :now OR r.owner IN (SELECT value FROM json_each(:dead)))
+              AND (:runId IS NULL OR r.id = :runId)
+              AND (:which IS NULL OR (:which = 'unowned') = (r.owner IS NULL))
+          ) c
+          WHERE NOT :holds OR ${HOLD_FREE}
+          ORDER BY c.created_at, c.id LIMIT :limit)
         RETURNING *`)
         .all({
           owner: req.owner,
@@ -560,6 +586,7 @@ export class SqliteStore implements Store, CopyableStore {
           dead: JSON.stringify(req.deadOwners ?? []),
           runId: req.runId ?? null,
           which: req.which ?? null,
+          holds: req.holds ? 1 : 0,
           limit: req.limit,
         })
         .map(toRun)

@@ -1,0 +1,3 @@
+import { describeRunHolds } from './run-holds-suite.ts';
+
+describeRunHolds('sqlite', async () => ({}));
