@@ -59,8 +59,9 @@ export const workerCommand: CommandDef = {
   details:
     'Tasks run as they do under the local executor (process group, timeout, log cap); a task\n' +
     "whose workdir does not exist here runs in the worker's working directory. Logs are shipped to\n" +
-    'the database while the task runs. Exit status: 0 after a clean stop, 1 if the schedulers\n' +
-    'declared it lost or the database is not PostgreSQL, 2 bad input.',
+    'the database while the task runs. A worker the schedulers declared lost (it was paused or\n' +
+    'cut off too long) stops its tasks, which run again elsewhere, and registers again under a\n' +
+    'new id. Exit status: 0 after a clean stop, 1 if the database is not PostgreSQL, 2 bad input.',
 };
 
 function duration(value: unknown, flag: string, fallback: number): number {
@@ -110,23 +111,32 @@ export async function worker(
   });
   try {
     await store.migrate();
-    const stopped = untilStopped();
-    const service = new Worker({
-      store,
-      name,
-      queues,
-      slots,
-      memoryBytes,
-      stateDir,
-      fallbackWorkdir: process.cwd(),
-      graceMs,
-      heartbeatMs,
-      log,
+    let stop = false;
+    const stopped = untilStopped().then(() => {
+      stop = true;
     });
-    await service.start();
-    const lost = await Promise.race([stopped.then(() => false), service.lost]);
-    await service.stop();
-    return lost ? 1 : 0;
+    // A worker the schedulers declared lost (paused, cut off, too slow to heartbeat) has
+    // stopped its tasks, which were retried elsewhere; it registers again under a new id
+    // and goes on, so that no supervisor is needed to bring it back.
+    for (;;) {
+      const service = new Worker({
+        store,
+        name,
+        queues,
+        slots,
+        memoryBytes,
+        stateDir,
+        fallbackWorkdir: process.cwd(),
+        graceMs,
+        heartbeatMs,
+        log,
+      });
+      await service.start();
+      const lost = await Promise.race([stopped.then(() => false), service.lost]);
+      await service.stop();
+      if (!lost || stop) return 0;
+      log('warn', 'registering again as a fresh worker', { previous: service.id });
+    }
   } finally {
     await store.close();
   }

@@ -316,6 +316,62 @@ describe('remote workers (baton worker on PostgreSQL)', () => {
     );
   });
 
+  it('a worker declared lost while paused stops its task, registers again and runs the retry', async (t) => {
+    const { dir, url, store, track } = await setup(t);
+    const ledger = join(dir, 'ledger');
+    writeFileSync(ledger, '');
+    const file = join(dir, 'flows', 'paused.yaml');
+    writeFileSync(
+      file,
+      [
+        'flow: paused',
+        'tasks:',
+        '  slow:',
+        '    executor: worker',
+        '    retries: 1',
+        '    retry_delay: 0s',
+        // The first attempt outlives the pause; the retry ends at once.
+        `    run: echo "start $BATON_ATTEMPT" >> ${ledger}; if [ "$BATON_ATTEMPT" = 1 ]; then sleep 60; fi; echo "end $BATON_ATTEMPT" >> ${ledger}`,
+        '',
+      ].join('\n'),
+    );
+    const w = track(await startWorker(url, dir, 'w1'));
+    track(await startScheduler(url, dir, ['--worker-timeout', '2s']));
+    const first = await workerId(store, 'w1');
+    const [id] = await createRuns(store, dir, file, 1);
+    await until('the first attempt runs', () => readFileSync(ledger, 'utf8').includes('start 1'));
+    // Frozen past the timeout: declared lost, its attempt failed as lost.
+    w.child.kill('SIGSTOP');
+    t.after(() => {
+      w.child.kill('SIGCONT');
+    });
+    await until('w1 declared lost', async () =>
+      (await store.listWorkers()).some((x) => x.id === first && x.lost),
+    );
+    w.child.kill('SIGCONT');
+    const [run] = await untilRunsEnd(store, [id as string], 60_000);
+    assert.equal(run?.state, 'success');
+    const attempts = await store.listTaskRuns(id as string);
+    assert.deepEqual(
+      attempts.map((a) => [a.attempt, a.state, a.reason]),
+      [
+        [1, 'up_for_retry', 'lost'],
+        [2, 'success', null],
+      ],
+    );
+    // The same process, under a new id, ran the retry; the first attempt never ended.
+    const workers = (await store.listWorkers()).filter((x) => x.name === 'w1');
+    const fresh = workers.find((x) => x.id !== first);
+    assert.ok(fresh && fresh.stoppedAt === null && !fresh.lost, JSON.stringify(workers));
+    assert.equal(attempts[1]?.handle?.worker, fresh.id);
+    assert.equal(w.child.exitCode, null);
+    assert.deepEqual(ledgerLines(ledger), [
+      ['start', '1'],
+      ['start', '2'],
+      ['end', '2'],
+    ]);
+  });
+
   it('a task’s log reaches baton logs -f in another process while it runs', async (t) => {
     const { dir, url, store, track } = await setup(t);
     const go = join(dir, 'go');

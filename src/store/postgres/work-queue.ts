@@ -129,8 +129,11 @@ async function claimRows(c: Client, req: ClaimDispatches): Promise<Dispatch[]> {
   }
   if (chosen.length === 0) return [];
   const claimed = await c.query(
+    // A worker declared lost (or stopped) claims nothing: what it took would be ended as
+    // lost by the next sweep, retries spent for nothing.
     `UPDATE task_dispatch SET state = 'running', worker_id = $2, claimed_at = ${NOW}
      WHERE task_run_id = ANY($1::bigint[]) AND state = 'queued'
+       AND EXISTS (SELECT 1 FROM workers w WHERE w.id = $2 AND w.stopped_at IS NULL)
      RETURNING *`,
     [chosen, req.workerId],
   );
