@@ -302,6 +302,20 @@ CREATE TABLE task_logs (
 CREATE UNIQUE INDEX task_logs_attempt ON task_logs (run_id, task_id, map_index, attempt, start_offset);
 `;
 
+// Pools: slots shared by every run and scheduler. What a pool uses is counted from its
+// task runs in state running (the partial index answers it), never kept as a counter
+// that a crash between two writes could leak.
+const pools = `
+CREATE TABLE pools (
+  name        TEXT PRIMARY KEY,
+  slots       INTEGER NOT NULL CHECK (slots >= 0),
+  description TEXT NOT NULL DEFAULT '',
+  updated_at  INTEGER NOT NULL
+);
+ALTER TABLE task_runs ADD COLUMN pool TEXT;
+CREATE INDEX task_runs_pool ON task_runs (pool, state) WHERE pool IS NOT NULL;
+`;
+
 /** Every migration, in order. The last version is the schema this build expects. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
@@ -312,6 +326,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'task run usage and wait reasons', sql: usageAndWaits },
   { version: 7, name: 'assets: sizing, partitions, asset triggers', sql: assets },
   { version: 8, name: 'remote workers: dispatches, workers, log chunks', sql: workers },
+  { version: 9, name: 'pools', sql: pools },
 ];
 
 /** The schema version this build of Baton writes and understands. */
