@@ -4,7 +4,7 @@ import pg from 'pg';
 import { BatonError } from '../../src/spec/index.ts';
 import { openStore, PostgresStore, WORK_CHANNEL } from '../../src/store/index.ts';
 import { freePort, type TestDatabase, testDatabase } from '../helpers/postgres.ts';
-import { describeStore } from './conformance.ts';
+import { describeStore, sampleSpec } from './conformance.ts';
 
 let db: TestDatabase;
 before(async () => {
@@ -43,6 +43,70 @@ describe('PostgresStore (PostgreSQL only)', () => {
       return true;
     });
     await store.close();
+  });
+
+  it('two stores racing for the last slots of a pool never start more than it has', async (t) => {
+    const { url } = await db.freshSchema();
+    const one = await openStore(url);
+    const two = await openStore(url);
+    t.after(() => Promise.all([one.close(), two.close()]));
+    await one.migrate();
+    await one.setPool({ name: 'db', slots: 3 }, 1);
+    const fv = await one.saveFlowVersion({
+      flow: 'race',
+      hash: 'h',
+      sourcePath: '/race.yaml',
+      sourceText: 'flow: race\n',
+      spec: { ...sampleSpec('race') },
+    });
+    const tasks = Array.from({ length: 40 }, (_, i) => ({
+      runId: 'r1',
+      taskId: `t${i}`,
+      mapIndex: -1,
+      attempt: 1,
+      state: 'queued' as const,
+    }));
+    await one.createRun(
+      {
+        id: 'r1',
+        flow: 'race',
+        flowVersionId: fv.id,
+        trigger: 'manual',
+        runKey: null,
+        logicalDate: 0,
+        params: {},
+        baseDir: '/',
+      },
+      tasks,
+    );
+    const ids = (await one.listTaskRuns('r1')).map((r) => r.id);
+    // Each store starts its half two at a time, interleaved with the other's batches.
+    const starts = (store: typeof one, mine: number[]) =>
+      (async () => {
+        for (let i = 0; i < mine.length; i += 2)
+          await store.writeBatch(
+            mine.slice(i, i + 2).map((id) => ({
+              kind: 'move' as const,
+              id,
+              from: 'queued' as const,
+              to: 'running' as const,
+              pool: 'db',
+            })),
+            2,
+          );
+      })();
+    await Promise.all([
+      starts(
+        one,
+        ids.filter((_, i) => i % 2 === 0),
+      ),
+      starts(
+        two,
+        ids.filter((_, i) => i % 2 === 1),
+      ),
+    ]);
+    const running = (await one.listTaskRuns('r1')).filter((r) => r.state === 'running');
+    assert.equal(running.length, 3);
   });
 
   it('a malformed URL is store.url', async () => {
