@@ -126,6 +126,8 @@ interface PoolQueue {
   /** The pool's slots as the last refusal told; null: the pool does not exist. */
   slots: number | null;
   full: boolean;
+  /** What the last refusal said, shown on units that wait without asking. */
+  reason: WaitReason;
 }
 
 /** Attempts of one executor among several (see `RunControllerOptions.lanes`). */
@@ -951,6 +953,7 @@ export class RunController {
       const poolQueue = node.spec.pool === undefined ? undefined : this.#pools.get(node.spec.pool);
       if (poolQueue?.full && !unit.poolPass) {
         poolQueue.units.push(unit);
+        this.#recordWait(unit, poolQueue.reason);
         continue;
       }
       unit.poolPass = false;
@@ -1031,17 +1034,19 @@ export class RunController {
       this.#moveUnit(unit, 'queued', 'cancelled', {});
       return;
     }
+    const reason = poolWait(refusal.pool, refusal.slots, refusal.used, this.#now());
     let queue = this.#pools.get(refusal.pool);
     if (!queue) {
-      queue = { units: new ReadyQueue<Unit>(), slots: refusal.slots, full: true };
+      queue = { units: new ReadyQueue<Unit>(), slots: refusal.slots, full: true, reason };
       this.#pools.set(refusal.pool, queue);
     }
     queue.slots = refusal.slots;
     queue.full = true;
+    queue.reason = reason;
     queue.units.push(unit);
     // The refused move did not clear the row's reason: it still shows `waited`.
     unit.waitingFor = waited;
-    this.#recordWait(unit, poolWait(refusal.pool, refusal.slots, refusal.used, this.#now()));
+    this.#recordWait(unit, reason);
     this.#recheckHeldSoon();
   }
 
