@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   collect,
+  ledgered,
+  ledgerPeak,
   readLines,
   runBaton,
   runIdFrom,
@@ -19,26 +21,6 @@ import {
   waitForOutput,
   writeFlow,
 } from '../helpers/cli.ts';
-
-/** Most task runs the ledger shows running at once, and how many started. */
-export function ledgerPeak(lines: readonly string[]): { peak: number; starts: number } {
-  let now = 0;
-  let peak = 0;
-  let starts = 0;
-  for (const line of lines) {
-    if (line.endsWith(' start')) {
-      now++;
-      starts++;
-      peak = Math.max(peak, now);
-    } else if (line.endsWith(' end')) now--;
-  }
-  return { peak, starts };
-}
-
-/** A task's command: appends its start and end to the ledger around `body`. */
-export function ledgered(ledger: string, body: string): string {
-  return `echo "$BATON_FLOW.$BATON_TASK$BATON_ITEM start" >> ${ledger}; ${body}; echo "$BATON_FLOW.$BATON_TASK$BATON_ITEM end" >> ${ledger}`;
-}
 
 /** Asks `baton show` until its text matches (the rows are written by another process). */
 async function showUntil(dir: string, runId: string, pattern: RegExp): Promise<string> {
