@@ -246,7 +246,9 @@ export const Pool = z
       .number()
       .int()
       .nullable()
-      .describe('null: task runs name this pool but it does not exist; they wait until it is created'),
+      .describe(
+        'null: task runs name this pool but it does not exist; they wait until it is created',
+      ),
     description: z.string(),
     updatedAt: msOrNull,
     running: z.number().int().describe('its task runs running now (being launched included)'),
