@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { BatonError } from '../../src/spec/index.ts';
-import { openStore, PostgresStore, WORK_CHANNEL } from '../../src/store/index.ts';
+import { openStore, PostgresStore, type Store, WORK_CHANNEL } from '../../src/store/index.ts';
 import { freePort, type TestDatabase, testDatabase } from '../helpers/postgres.ts';
 import { describeStore, sampleSpec } from './conformance.ts';
 
@@ -45,28 +45,21 @@ describe('PostgresStore (PostgreSQL only)', () => {
     await store.close();
   });
 
-  it('two stores racing for the last slots of a pool never start more than it has', async (t) => {
+  it('four stores racing for the last slots of a pool never start more than it has', async (t) => {
     const { url } = await db.freshSchema();
-    const one = await openStore(url);
-    const two = await openStore(url);
-    t.after(() => Promise.all([one.close(), two.close()]));
-    await one.migrate();
-    await one.setPool({ name: 'db', slots: 3 }, 1);
-    const fv = await one.saveFlowVersion({
+    const stores = await Promise.all([1, 2, 3, 4].map(() => openStore(url)));
+    t.after(() => Promise.all(stores.map((s) => s.close())));
+    const [first] = stores as [Store];
+    await first.migrate();
+    await first.setPool({ name: 'db', slots: 3 }, 1);
+    const fv = await first.saveFlowVersion({
       flow: 'race',
       hash: 'h',
       sourcePath: '/race.yaml',
       sourceText: 'flow: race\n',
-      spec: { ...sampleSpec('race') },
+      spec: sampleSpec('race'),
     });
-    const tasks = Array.from({ length: 40 }, (_, i) => ({
-      runId: 'r1',
-      taskId: `t${i}`,
-      mapIndex: -1,
-      attempt: 1,
-      state: 'queued' as const,
-    }));
-    await one.createRun(
+    await first.createRun(
       {
         id: 'r1',
         flow: 'race',
@@ -77,35 +70,26 @@ describe('PostgresStore (PostgreSQL only)', () => {
         params: {},
         baseDir: '/',
       },
-      tasks,
+      Array.from({ length: 80 }, (_, i) => ({
+        runId: 'r1',
+        taskId: `t${i}`,
+        mapIndex: -1,
+        attempt: 1,
+        state: 'queued' as const,
+      })),
     );
-    const ids = (await one.listTaskRuns('r1')).map((r) => r.id);
-    // Each store starts its half two at a time, interleaved with the other's batches.
-    const starts = (store: typeof one, mine: number[]) =>
-      (async () => {
-        for (let i = 0; i < mine.length; i += 2)
+    const ids = (await first.listTaskRuns('r1')).map((r) => r.id);
+    // Each store tries its quarter one batch of one at a time, all four at once.
+    await Promise.all(
+      stores.map(async (store, k) => {
+        for (const id of ids.filter((_, i) => i % stores.length === k))
           await store.writeBatch(
-            mine.slice(i, i + 2).map((id) => ({
-              kind: 'move' as const,
-              id,
-              from: 'queued' as const,
-              to: 'running' as const,
-              pool: 'db',
-            })),
+            [{ kind: 'move', id, from: 'queued', to: 'running', pool: 'db' }],
             2,
           );
-      })();
-    await Promise.all([
-      starts(
-        one,
-        ids.filter((_, i) => i % 2 === 0),
-      ),
-      starts(
-        two,
-        ids.filter((_, i) => i % 2 === 1),
-      ),
-    ]);
-    const running = (await one.listTaskRuns('r1')).filter((r) => r.state === 'running');
+      }),
+    );
+    const running = (await first.listTaskRuns('r1')).filter((r) => r.state === 'running');
     assert.equal(running.length, 3);
   });
 
