@@ -1028,7 +1028,15 @@ export class RunController {
   #poolRefused(unit: Unit, refusal: PoolRefusal, waited: string | null): void {
     this.#inFlight--;
     unit.node.running--;
-    if (unit.node.lane) unit.node.lane.inFlight--;
+    const lane = unit.node.lane;
+    if (lane) {
+      lane.inFlight--;
+      // The place it took in its lane or under max_parallel is free again: a unit parked
+      // for it must not wait for this one, which may wait for its pool a long time.
+      const next = lane.parked.shift();
+      if (next) this.#ready.push(next);
+    }
+    this.#unpark(unit.node);
     unit.state = 'queued';
     if (this.#cancelling) {
       this.#moveUnit(unit, 'queued', 'cancelled', {});
