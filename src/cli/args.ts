@@ -95,6 +95,12 @@ export function parseCommand(def: CommandDef, argv: readonly string[]): Parsed |
     return parsed as Parsed;
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    // `baton pools set db -1` reads -1 as a flag: say what is wrong with the value instead.
+    const negative = /^Unknown option '(-\d[^']*)'/.exec(msg)?.[1];
+    if (negative !== undefined)
+      throw new UsageError(
+        `baton ${def.name}: ${negative}: negative numbers are not accepted (see baton ${def.name} --help)`,
+      );
     throw new UsageError(`baton ${def.name}: ${msg} (see baton ${def.name} --help)`);
   }
 }

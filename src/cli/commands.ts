@@ -10,6 +10,7 @@ import { init, initCommand } from './init.ts';
 import { logs, logsCommand } from './logs.ts';
 import { pause, pauseCommand, unpause, unpauseCommand } from './pause.ts';
 import { plan, planCommand } from './plan.ts';
+import { pools, poolsCommand } from './pools.ts';
 import { run, runCommand } from './run.ts';
 import { runs, runsCommand } from './runs.ts';
 import { scheduler, schedulerCommand } from './scheduler.ts';
@@ -37,6 +38,7 @@ export const COMMANDS: [CommandDef, Handler][] = [
   [flowsCommand, flows],
   [pauseCommand, pause],
   [unpauseCommand, unpause],
+  [poolsCommand, pools],
   [planCommand, plan],
   [backfillCommand, backfill],
   [runsCommand, runs],

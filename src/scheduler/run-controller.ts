@@ -20,6 +20,7 @@ import {
   attemptFiles,
   type FailureReason,
   type Fence,
+  type PoolRefusal,
   type Run,
   type RunState,
   runDir,
@@ -48,6 +49,7 @@ import { decide, type TriggerDecision } from './trigger-rules.ts';
 import {
   executorWait,
   maxParallelWait,
+  poolWait,
   resourcesWait,
   retryWait,
   slotWait,
@@ -67,6 +69,9 @@ const heldRecheckMs = 250;
 
 /** CPUs and memory picked in one tick and not yet launched, per executor lane. */
 type Picked = Map<string, { cpu: number; memoryBytes: number }>;
+
+/** Called once a write committed: applied or not, an insert's id, a pool's refusal. */
+type AfterWrite = (applied: boolean, id: number, refusal?: PoolRefusal) => void;
 
 /** One thing an executor runs: an unmapped task, or one item of a mapped task. */
 interface Unit {
@@ -92,6 +97,8 @@ interface Unit {
   measured?: Measurements;
   /** What decided its resources, timeout and fan-out; stored when it starts. */
   sizing?: Record<string, unknown>;
+  /** Released from its pool's queue to ask for a slot (see `PoolQueue`). */
+  poolPass?: boolean;
 }
 
 /** A task of the flow, with the counters that make readiness O(edges). */
@@ -120,6 +127,21 @@ interface TaskNode {
   maxParallel?: number;
   /** The executor lane its attempts run in, when the executor routes to several. */
   lane?: Lane;
+}
+
+/**
+ * Units of one pool that found no free slot, highest priority first. While `full`, more
+ * units of the pool wait here without asking the database; a slot freeing (one of this
+ * run's attempts of the pool ended, or the periodic look covers one elsewhere) lets some
+ * of them ask again.
+ */
+interface PoolQueue {
+  readonly units: ReadyQueue<Unit>;
+  /** The pool's slots as the last refusal told; null: the pool does not exist. */
+  slots: number | null;
+  full: boolean;
+  /** What the last refusal said, shown on units that wait without asking. */
+  reason: WaitReason;
 }
 
 /** Attempts of one executor among several (see `RunControllerOptions.lanes`). */
@@ -234,12 +256,14 @@ export class RunController {
    */
   #held: [Unit, ResolvedTask][] = [];
   #heldTimer: NodeJS.Timeout | undefined;
+  /** Units waiting for a slot of their pool, by pool (see `PoolQueue`). */
+  readonly #pools = new Map<string, PoolQueue>();
   readonly #tasksCtx: Record<string, { outputs: unknown }> = {};
   readonly #assetsCtx: Record<string, Record<string, unknown>> = {};
   #base: ExprContext;
   /** Writes of the next batch; null where one was folded into a later write. */
   #writes: (TaskRunWrite | null)[] = [];
-  #after: (((applied: boolean, id: number) => void) | undefined)[] = [];
+  #after: (AfterWrite | undefined)[] = [];
   /** Where a patch of the next batch is in `#writes`, by task run (see `#write`). */
   readonly #patchAt = new Map<number, number>();
   /** Fixed by the caller, else adaptive (see `#limit`). */
@@ -482,6 +506,8 @@ export class RunController {
     void this.#opts.store.addEvent(this.run.id, 'cancel_requested', null, this.#now());
     for (const unit of this.#ready.drain()) this.#moveUnit(unit, 'queued', 'cancelled', {});
     for (const [unit] of this.#held.splice(0)) this.#moveUnit(unit, 'queued', 'cancelled', {});
+    for (const queue of this.#pools.values())
+      for (const unit of queue.units.drain()) this.#moveUnit(unit, 'queued', 'cancelled', {});
     for (const node of this.#nodes) {
       for (const unit of node.parked.splice(0)) this.#moveUnit(unit, 'queued', 'cancelled', {});
       for (const unit of node.lane?.parked.splice(0) ?? [])
@@ -766,7 +792,13 @@ export class RunController {
       // (often in the same batch) clears it.
       const waitReason = slotWait(at);
       unit.waitingFor = waitReason.message;
-      this.#moveUnit(unit, 'pending', 'queued', { queuedAt: at, waitReason });
+      const pool = node.spec.pool;
+      this.#moveUnit(
+        unit,
+        'pending',
+        'queued',
+        pool === undefined ? { queuedAt: at, waitReason } : { queuedAt: at, waitReason, pool },
+      );
       node.state = 'queued';
       this.#ready.push(unit);
       return;
@@ -834,6 +866,7 @@ export class RunController {
             state: 'queued',
             queuedAt: at,
             resolved: { item },
+            pool: node.spec.pool ?? null,
           },
         },
         (_applied, id) => {
@@ -939,6 +972,8 @@ export class RunController {
   ): void {
     this.#inFlight--;
     unit.node.running--;
+    // This attempt's slot frees with the write below: the next unit of the pool may ask.
+    if (unit.node.spec.pool !== undefined) this.#releasePool(unit.node.spec.pool, 1);
     const lane = unit.node.lane;
     if (lane) {
       lane.inFlight--;
@@ -1029,6 +1064,7 @@ export class RunController {
             state: 'queued',
             queuedAt: this.#now(),
             resolved: unit.mapIndex >= 0 ? { item: unit.item } : null,
+            pool: unit.node.spec.pool ?? null,
           },
         },
         (_applied, id) => {
@@ -1144,6 +1180,13 @@ export class RunController {
         lane.parked.push(unit);
         continue;
       }
+      const poolQueue = node.spec.pool === undefined ? undefined : this.#pools.get(node.spec.pool);
+      if (poolQueue?.full && !unit.poolPass) {
+        poolQueue.units.push(unit);
+        this.#recordWait(unit, poolQueue.reason);
+        continue;
+      }
+      unit.poolPass = false;
       let task: ResolvedTask;
       let sizing: Record<string, unknown>;
       try {
@@ -1188,10 +1231,77 @@ export class RunController {
     };
     if (unit.sizing && Object.keys(unit.sizing).length > 0) patch.sizing = unit.sizing;
     unit.sizing = undefined;
-    if (unit.waitingFor) patch.waitReason = null;
+    const waited = unit.waitingFor;
+    if (waited) patch.waitReason = null;
     unit.waitingFor = null;
-    this.#moveUnit(unit, 'queued', 'running', patch);
+    const pool = unit.node.spec.pool;
+    if (pool === undefined) this.#moveUnit(unit, 'queued', 'running', patch);
+    else {
+      // The store starts it only if the pool has a free slot, counted in the same
+      // transaction; it is shown as running only once that committed.
+      unit.state = 'running';
+      this.#write(
+        { kind: 'move', id: unit.rowId, from: 'queued', to: 'running', patch, pool },
+        (_applied, _id, refusal) => {
+          if (refusal) this.#poolRefused(unit, refusal, waited ?? null);
+          else this.#progress(unit.node.spec.id, unit.mapIndex, unit.attempt, 'running');
+        },
+      );
+    }
     out.push([unit, task]);
+  }
+
+  /**
+   * The pool had no free slot for a unit marked running: undo the marking and let it wait
+   * in its pool's queue, with the reason on its row, until a slot may have freed.
+   */
+  #poolRefused(unit: Unit, refusal: PoolRefusal, waited: string | null): void {
+    this.#inFlight--;
+    unit.node.running--;
+    const lane = unit.node.lane;
+    if (lane) {
+      lane.inFlight--;
+      // The place it took in its lane or under max_parallel is free again: a unit parked
+      // for it must not wait for this one, which may wait for its pool a long time.
+      const next = lane.parked.shift();
+      if (next) this.#ready.push(next);
+    }
+    this.#unpark(unit.node);
+    unit.state = 'queued';
+    if (this.#cancelling) {
+      this.#moveUnit(unit, 'queued', 'cancelled', {});
+      return;
+    }
+    const reason = poolWait(refusal.pool, refusal.slots, refusal.used, this.#now());
+    let queue = this.#pools.get(refusal.pool);
+    if (!queue) {
+      queue = { units: new ReadyQueue<Unit>(), slots: refusal.slots, full: true, reason };
+      this.#pools.set(refusal.pool, queue);
+    }
+    queue.slots = refusal.slots;
+    queue.full = true;
+    queue.reason = reason;
+    queue.units.push(unit);
+    // The refused move did not clear the row's reason: it still shows `waited`.
+    unit.waitingFor = waited;
+    this.#recordWait(unit, reason);
+    this.#recheckHeldSoon();
+  }
+
+  /**
+   * Lets up to `count` units waiting for `pool` ask for a slot again (highest priority
+   * first); the rest keep waiting without asking until the next release.
+   */
+  #releasePool(pool: string, count: number): void {
+    const queue = this.#pools.get(pool);
+    if (!queue) return;
+    for (let i = 0; i < count && queue.units.size > 0; i++) {
+      const unit = queue.units.pop() as Unit;
+      unit.poolPass = true;
+      this.#ready.push(unit);
+    }
+    // Units still waiting go first when a slot frees: newcomers queue behind them.
+    queue.full = queue.units.size > 0;
   }
 
   /**
@@ -1261,6 +1371,13 @@ export class RunController {
     if (this.#heldTimer) return;
     this.#heldTimer = setTimeout(() => {
       this.#heldTimer = undefined;
+      // A slot of a pool may have freed in another run or process: as many units as the
+      // pool has slots (one when unknown) ask again; they come back here if refused.
+      for (const [pool, queue] of this.#pools) {
+        if (queue.units.size === 0) continue;
+        this.#releasePool(pool, Math.max(1, queue.slots ?? 1));
+        if (queue.units.size > 0) this.#recheckHeldSoon();
+      }
       this.#kick();
     }, heldRecheckMs);
   }
@@ -1322,12 +1439,14 @@ export class RunController {
     );
   }
 
-  #write(w: TaskRunWrite, after?: (applied: boolean, id: number) => void): void {
+  #write(w: TaskRunWrite, after?: AfterWrite): void {
     if (w.kind === 'patch') this.#patchAt.set(w.id, this.#writes.length);
     else if (w.kind === 'move') {
       const at = this.#patchAt.get(w.id);
       const patch = at === undefined ? null : this.#writes[at];
-      if (at !== undefined && patch?.kind === 'patch' && patch.state === w.from) {
+      // Not into a move that asks for a pool slot: a refused move writes nothing, and the
+      // patch must still apply.
+      if (at !== undefined && patch?.kind === 'patch' && patch.state === w.from && !w.pool) {
         // A short task's start (its handle) and its end usually fall in one batch: one
         // UPDATE carries both instead of two, in the same transaction (one statement less
         // of seven per task; the move's compare-and-set covers the patch's).
@@ -1343,7 +1462,7 @@ export class RunController {
   async #flush(): Promise<void> {
     while (this.#writes.length > 0) {
       const writes: TaskRunWrite[] = [];
-      const after: (((applied: boolean, id: number) => void) | undefined)[] = [];
+      const after: (AfterWrite | undefined)[] = [];
       for (let i = 0; i < this.#writes.length; i++) {
         const w = this.#writes[i];
         if (!w) continue;
@@ -1358,8 +1477,15 @@ export class RunController {
         this.#opts.store.writeBatch(writes, this.#now(), this.#opts.fence),
       );
       this.#avgFlushMs = this.#avgFlushMs * 0.9 + (performance.now() - t0) * 0.1;
+      const refusals = res.refusals === undefined ? undefined : new Map<number, PoolRefusal>();
+      for (const r of res.refusals ?? []) refusals?.set(r.index, r);
       for (let i = 0; i < writes.length; i++) {
         const w = writes[i] as TaskRunWrite;
+        const refusal = refusals?.get(i);
+        if (refusal) {
+          after[i]?.(false, 0, refusal);
+          continue;
+        }
         if (!res.applied[i] && (w.kind === 'move' || w.kind === 'patch')) {
           throw new LostOwnershipError(
             `run ${this.run.id}: task run ${w.id} was changed by another process; stopping (resume with --resume ${this.run.id})`,
@@ -1392,7 +1518,8 @@ export class RunController {
         this.#again = false;
         const launches = this.#pickLaunches();
         await this.#flush();
-        for (const [unit, task] of launches) this.#launch(unit, task);
+        // A unit its pool refused went back to queued: it does not launch.
+        for (const [unit, task] of launches) if (unit.state === 'running') this.#launch(unit, task);
         if (this.#finalNodes === this.#nodes.length && this.#inFlight === 0 && !this.#finished) {
           await this.#finishRun();
         }

@@ -39,3 +39,23 @@ export function retryWait(nextAttempt: number, retryAt: number, now: number): Wa
     until: retryAt,
   };
 }
+
+/**
+ * Queued: its pool has no free slot (`slots` of them are running), or no pool of that name
+ * exists (`slots` null): such a task waits until someone creates it, as Airflow holds it.
+ */
+export function poolWait(
+  pool: string,
+  slots: number | null,
+  used: number,
+  now: number,
+): WaitReason {
+  return {
+    kind: 'pool',
+    message:
+      slots === null
+        ? `pool "${pool}" does not exist: create it with \`baton pools set ${pool} N\``
+        : `pool "${pool}": ${used} of ${slots} slot${slots === 1 ? '' : 's'} in use`,
+    since: now,
+  };
+}

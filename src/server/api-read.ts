@@ -329,6 +329,16 @@ export const readRoutes: readonly Route[] = [
   }),
   route({
     method: 'GET',
+    path: '/api/pools',
+    tag: 'health',
+    summary: 'Pools: their slots, the task runs running in them and those queued for them',
+    response: s.PoolList,
+    async handle({ deps: { store } }) {
+      return { pools: await store.listPools() };
+    },
+  }),
+  route({
+    method: 'GET',
     path: '/api/commands',
     tag: 'actions',
     summary: 'Actions asked for, newest first, with what became of them',

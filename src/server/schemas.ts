@@ -32,7 +32,7 @@ export const Run = z
 
 export const WaitReason = z
   .object({
-    kind: z.enum(['slot', 'resources', 'max_parallel', 'retry', 'executor']),
+    kind: z.enum(['slot', 'resources', 'max_parallel', 'pool', 'retry', 'executor']),
     message: z.string(),
     since: ms,
     until: ms.optional(),
@@ -73,6 +73,10 @@ export const TaskRun = z
       .describe(
         'Resources, timeout and fan-out the attempt was given, by field: {value, expression?, inputs?}; inputs are the values the expression read',
       ),
+    pool: z
+      .string()
+      .nullable()
+      .describe('the pool whose slot the attempt takes (its task’s `pool:`), if any'),
   })
   .meta({ id: 'TaskRun' });
 
@@ -258,6 +262,24 @@ export const Health = z.object({
   pendingCommands: z.number().int().describe('counted up to 1000'),
   now: ms,
 });
+
+export const Pool = z
+  .object({
+    name: z.string(),
+    slots: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        'null: task runs name this pool but it does not exist; they wait until it is created',
+      ),
+    description: z.string(),
+    updatedAt: msOrNull,
+    running: z.number().int().describe('its task runs running now (being launched included)'),
+    queued: z.number().int().describe('its task runs queued: ready, waiting for a slot'),
+  })
+  .meta({ id: 'Pool' });
+export const PoolList = z.object({ pools: z.array(Pool).describe('by name') });
 
 export const CommandList = z.object({
   commands: z.array(Command),

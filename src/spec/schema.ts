@@ -182,10 +182,10 @@ export const taskSchema = z
       .optional()
       .meta({ description: 'When the task may run, given its upstreams. Default all_success.' }),
     ...retrySchema,
-    pool: z
-      .string()
-      .optional()
-      .meta({ description: 'Name of a pool that limits how many tasks run at once.' }),
+    pool: z.string().optional().meta({
+      description:
+        'Name of a pool (baton pools set NAME SLOTS) whose slots limit how many of its task runs run at once, across runs and schedulers.',
+    }),
     priority: z
       .int()
       .optional()

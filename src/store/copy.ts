@@ -122,6 +122,7 @@ export const TABLES: readonly TableDef[] = [
       'cpu_ms',
       'wait_reason',
       'sizing',
+      'pool',
     ],
   },
   {
@@ -159,6 +160,7 @@ export const TABLES: readonly TableDef[] = [
     ],
   },
   { name: 'executor_state', key: 'key', columns: ['key', 'value', 'updated_at'] },
+  { name: 'pools', key: 'name', columns: ['name', 'slots', 'description', 'updated_at'] },
   {
     name: 'schedulers',
     key: 'id',

@@ -3,7 +3,7 @@
  * types, and patch objects to column lists. Shared by the SQLite and PostgreSQL stores,
  * whose schemas agree in names and meaning. Pure functions: no database access here.
  */
-import type { FlowSpec } from '../spec/index.ts';
+import { ConflictError, type FlowSpec } from '../spec/index.ts';
 import type {
   AssetEvent,
   Backfill,
@@ -14,6 +14,8 @@ import type {
   FailureReason,
   FlowRecord,
   FlowVersion,
+  Pool,
+  PoolUsage,
   Run,
   RunEvent,
   RunState,
@@ -148,6 +150,7 @@ export function toTaskRun(r: Row): TaskRun {
     cpuMs: intOrNull(r.cpu_ms),
     waitReason: jsonOrNull(r.wait_reason) as WaitReason | null,
     sizing: jsonOrNull(r.sizing),
+    pool: textOrNull(r.pool),
   };
 }
 
@@ -210,6 +213,7 @@ const PATCH_COLUMNS: ReadonlyArray<readonly [keyof TaskRunPatch, string, boolean
   ['cpuMs', 'cpu_ms', false],
   ['waitReason', 'wait_reason', true],
   ['sizing', 'sizing', true],
+  ['pool', 'pool', false],
 ];
 
 /**
@@ -262,3 +266,53 @@ export function patchVector(patch: TaskRunPatch | undefined): {
   }
   return { mask, values };
 }
+
+/** Maps a `pools` row. */
+export function toPool(r: Row): Pool {
+  return {
+    name: text(r.name),
+    slots: int(r.slots),
+    description: text(r.description),
+    updatedAt: int(r.updated_at),
+  };
+}
+
+/** `deletePool` of a pool whose task runs hold slots. */
+export function poolInUse(name: string, running: number): ConflictError {
+  return new ConflictError(
+    `pool "${name}" has ${running} task run${running === 1 ? '' : 's'} running: ` +
+      `wait until they end (set its slots to 0 to start no more), then delete it`,
+    { pool: name, running },
+  );
+}
+
+/** Maps a row of the pools listing (`listPools`). */
+export function toPoolUsage(r: Row): PoolUsage {
+  return {
+    name: text(r.name),
+    slots: intOrNull(r.slots),
+    description: textOrNull(r.description) ?? '',
+    updatedAt: intOrNull(r.updated_at),
+    running: int(r.running ?? 0),
+    queued: int(r.queued ?? 0),
+  };
+}
+
+/**
+ * The pools and what uses them, in one statement both backends run: every defined pool,
+ * then every pool that task runs name but nobody created (slots NULL), by name.
+ */
+export const LIST_POOLS_SQL = `
+SELECT p.name, p.slots, p.description, p.updated_at,
+  (SELECT count(*) FROM task_runs t WHERE t.pool = p.name AND t.state = 'running') AS running,
+  (SELECT count(*) FROM task_runs t WHERE t.pool = p.name AND t.state = 'queued') AS queued
+FROM pools p
+UNION ALL
+SELECT t.pool AS name, NULL AS slots, '' AS description, NULL AS updated_at,
+  count(*) FILTER (WHERE t.state = 'running') AS running,
+  count(*) FILTER (WHERE t.state = 'queued') AS queued
+FROM task_runs t
+WHERE t.pool IS NOT NULL AND t.state IN ('queued', 'running')
+  AND NOT EXISTS (SELECT 1 FROM pools p WHERE p.name = t.pool)
+GROUP BY t.pool
+ORDER BY name`;

@@ -38,6 +38,8 @@ import type {
   NewScheduler,
   NewTaskRun,
   Page,
+  Pool,
+  PoolUsage,
   Run,
   RunEvent,
   RunFilter,
@@ -221,6 +223,25 @@ export interface Store {
   listEventsAfter(afterId: number, limit: number): Promise<RunEvent[]>;
   /** How many task runs (every run, every attempt) are in each of `states` now. */
   countTaskRuns(states: readonly TaskState[]): Promise<Record<string, number>>;
+
+  // --- pools: slots shared by every run and scheduler on this database ------------------
+
+  /**
+   * Creates a pool or changes its slots (and description, when given); lowering the slots
+   * below what runs stops nothing, it only starts nothing new until fewer run. `slots` is a
+   * whole number ≥ 0 (0 holds every task of the pool); the caller checks it.
+   */
+  setPool(
+    pool: { readonly name: string; readonly slots: number; readonly description?: string },
+    at: number,
+  ): Promise<Pool>;
+  /**
+   * Deletes a pool; false when there was none. Throws `store.conflict` while task runs of
+   * it run (they hold its slots): wait for them, or set its slots to 0 first.
+   */
+  deletePool(name: string): Promise<boolean>;
+  /** Every pool with its running and queued task runs, plus pools task runs name that do not exist. */
+  listPools(): Promise<PoolUsage[]>;
 
   // --- actions as rows ----------------------------------------------------------------
 

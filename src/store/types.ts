@@ -294,15 +294,20 @@ export interface TaskRun {
    * and what decided it: `{memory: {value, expression?, inputs?}, …}` (see `Sizing`).
    */
   readonly sizing: Readonly<Record<string, unknown>> | null;
+  /**
+   * The pool whose slot this attempt takes (its task's `pool:`), set when it is queued and
+   * when it moves to running; null for a task without a pool and for a map's parent row.
+   */
+  readonly pool: string | null;
 }
 
 /** What a waiting task run waits for, as the scheduler recorded it. */
-export type WaitKind = 'slot' | 'resources' | 'max_parallel' | 'retry' | 'executor';
+export type WaitKind = 'slot' | 'resources' | 'max_parallel' | 'pool' | 'retry' | 'executor';
 
 /**
  * Why the scheduler holds a task run: no free executor slot, its CPU or memory request
- * does not fit yet (`message` has the numbers), its task's `max_parallel` is reached, or a
- * retry delay runs `until` a time. Recorded only when it changes, with the writes the
+ * does not fit yet (`message` has the numbers), its task's `max_parallel` is reached, its
+ * pool has no free slot (or does not exist), or a retry delay runs `until` a time. Recorded only when it changes, with the writes the
  * scheduler makes anyway.
  */
 export interface WaitReason {
@@ -322,6 +327,8 @@ export interface NewTaskRun {
   readonly state: TaskState;
   readonly resolved?: Readonly<Record<string, unknown>> | null;
   readonly queuedAt?: number | null;
+  /** The pool it will take a slot of (see `TaskRun.pool`). */
+  readonly pool?: string | null;
 }
 
 /** Fields a transition may set alongside the state. */
@@ -340,6 +347,7 @@ export interface TaskRunPatch {
   readonly cpuMs?: number | null;
   readonly waitReason?: WaitReason | null;
   readonly sizing?: Readonly<Record<string, unknown>> | null;
+  readonly pool?: string | null;
 }
 
 /** One write in a batch; all writes of a batch commit together or not at all. */
@@ -351,6 +359,13 @@ export type TaskRunWrite =
       readonly from: TaskState;
       readonly to: TaskState;
       readonly patch?: TaskRunPatch;
+      /**
+       * Takes a slot of this pool (only with `to: 'running'`): the move applies only if
+       * the pool exists and fewer of its task runs would be running than it has slots,
+       * counted in the same transaction; otherwise it is refused (`BatchResult.refusals`)
+       * and nothing of it is written. Sets the row's `pool`.
+       */
+      readonly pool?: string;
     }
   /** Sets fields without changing state (e.g. the handle once the process started). */
   | {
@@ -376,6 +391,43 @@ export interface BatchResult {
   readonly applied: readonly boolean[];
   /** Id of the inserted row for inserts, else 0. */
   readonly ids: readonly number[];
+  /** Moves that asked for a pool slot and got none (absent: none refused). */
+  readonly refusals?: readonly PoolRefusal[];
+}
+
+/** Why a move that asked for a pool slot was not applied. */
+export interface PoolRefusal {
+  /** Index of the move in the batch. */
+  readonly index: number;
+  readonly pool: string;
+  /** The pool's slots; null: no pool of that name exists. */
+  readonly slots: number | null;
+  /** Its task runs running when the batch looked (the batch's own moves counted). */
+  readonly used: number;
+}
+
+/**
+ * A named number of slots shared by every run and every scheduler on one database: at most
+ * `slots` task runs of tasks with `pool: NAME` run at once.
+ */
+export interface Pool {
+  readonly name: string;
+  readonly slots: number;
+  readonly description: string;
+  readonly updatedAt: number;
+}
+
+/** A pool with what uses it now, as `baton pools` and the dashboard show it. */
+export interface PoolUsage {
+  readonly name: string;
+  /** null: task runs name this pool, but it does not exist. */
+  readonly slots: number | null;
+  readonly description: string;
+  readonly updatedAt: number | null;
+  /** Its task runs in state `running` (including those being launched). */
+  readonly running: number;
+  /** Its task runs `queued`: ready, waiting for a slot (or for anything else). */
+  readonly queued: number;
 }
 
 /** An appended, never-updated record of something that happened. */

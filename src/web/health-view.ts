@@ -1,4 +1,7 @@
-/** Health: schedulers' heartbeats, what waits and runs, and the actions asked for lately. */
+/**
+ * Health: schedulers' heartbeats, what waits and runs, the pools and what uses them, and
+ * the actions asked for lately.
+ */
 import { type Command, get } from './api.ts';
 import { badge, h, link, replace, when } from './dom.ts';
 import type { View } from './view.ts';
@@ -21,12 +24,62 @@ interface Health {
   now: number;
 }
 
+interface Pool {
+  name: string;
+  /** null: task runs name it, but it does not exist. */
+  slots: number | null;
+  description: string;
+  running: number;
+  queued: number;
+}
+
+/** The pools table: slots, running and waiting; a missing pool says how to create it. */
+function poolsTable(pools: Pool[]): HTMLElement {
+  if (pools.length === 0)
+    return h('p', { class: 'muted' }, 'No pools (baton pools set NAME SLOTS creates one).');
+  return h(
+    'table',
+    { class: 'pools' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['pool', 'slots', 'running', 'waiting', 'description'].map((c) => h('th', {}, c)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      pools.map((p) =>
+        h(
+          'tr',
+          { 'data-pool': p.name },
+          h('td', {}, p.name),
+          h('td', {}, p.slots === null ? badge('missing') : String(p.slots)),
+          h('td', {}, String(p.running)),
+          h('td', {}, String(p.queued)),
+          h(
+            'td',
+            { class: 'message' },
+            p.slots === null
+              ? `does not exist: its tasks wait until baton pools set ${p.name} N`
+              : p.description,
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 export async function healthView(): Promise<View> {
   const el = h('section', { class: 'health' });
   const render = async () => {
-    const [health, { commands }] = await Promise.all([
+    const [health, { commands }, { pools }] = await Promise.all([
       get<Health>('/api/health'),
       get<{ commands: Command[] }>('/api/commands', { limit: 20 }),
+      get<{ pools: Pool[] }>('/api/pools'),
     ]);
     replace(
       el,
@@ -94,6 +147,8 @@ export async function healthView(): Promise<View> {
               ),
             ),
           ),
+      h('h2', {}, 'Pools'),
+      poolsTable(pools),
       h('h2', {}, 'Recent actions'),
       commands.length === 0
         ? h('p', { class: 'muted' }, 'None yet.')

@@ -173,3 +173,23 @@ export function waitForFile(
     }
   });
 }
+
+/** Most task runs the ledger shows running at once, and how many started. */
+export function ledgerPeak(lines: readonly string[]): { peak: number; starts: number } {
+  let now = 0;
+  let peak = 0;
+  let starts = 0;
+  for (const line of lines) {
+    if (line.endsWith(' start')) {
+      now++;
+      starts++;
+      peak = Math.max(peak, now);
+    } else if (line.endsWith(' end')) now--;
+  }
+  return { peak, starts };
+}
+
+/** A task's command: appends its start and end to the ledger around `body`. */
+export function ledgered(ledger: string, body: string): string {
+  return `echo "$BATON_FLOW.$BATON_TASK$BATON_ITEM start" >> ${ledger}; ${body}; echo "$BATON_FLOW.$BATON_TASK$BATON_ITEM end" >> ${ledger}`;
+}

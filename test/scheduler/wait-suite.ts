@@ -41,11 +41,14 @@ async function hold(
   open: () => Promise<Store>,
   yaml: string,
   options: { slots: number; memoryBytes?: number },
+  /** Rows the run finds when it starts (pools), written before it is driven. */
+  before?: (store: Store) => Promise<unknown>,
 ): Promise<Held> {
   const dir = mkdtempSync(join(tmpdir(), 'baton-waits-'));
   const gate = join(dir, 'gate');
   const store = await open();
   await store.migrate();
+  await before?.(store);
   const flow = parseFlow(yaml.replaceAll('$GATE', gate), join(dir, 'flow.yaml'));
   const version = await saveFlow(store, flow);
   const run = await createRun(store, {
@@ -195,6 +198,42 @@ tasks:
         /^waiting for a place under max_parallel: 1 items of each are running$/,
       );
       assert.equal((await h.finish()).state, 'success');
+    });
+
+    it('a full pool records "pool" with its numbers; a missing one says how to create it', async (t) => {
+      const h = await hold(
+        t,
+        open,
+        `flow: pooled
+tasks:
+  each: { map: '\${{ [1, 2, 3] }}', pool: db, run: '${waitForGate}' }
+  other: { run: 'true', pool: later }
+`,
+        { slots: 4 },
+        (store) => store.setPool({ name: 'db', slots: 1 }, 1),
+      );
+      const held = await h.until((rows) =>
+        rows.find((r) => r.taskId === 'each' && r.waitReason?.kind === 'pool'),
+      );
+      assert.equal(held.state, 'queued');
+      assert.equal((await h.waiting())[held.id], 'pool "db": 1 of 1 slot in use');
+      const other = await h.until((rows) => {
+        const r = named(rows, 'other');
+        return r?.waitReason?.kind === 'pool' ? r : undefined;
+      });
+      assert.equal(
+        other.waitReason?.message,
+        'pool "later" does not exist: create it with `baton pools set later N`',
+      );
+      const rows = await h.store.listTaskRuns(h.runId);
+      assert.equal(rows.filter((r) => r.pool === 'db' && r.state === 'running').length, 1);
+      await h.store.setPool({ name: 'later', slots: 1 }, 2);
+      await h.until((r) =>
+        named(r, 'other')?.state === 'success' ? named(r, 'other') : undefined,
+      );
+      const done = await h.finish();
+      assert.equal(done.state, 'success');
+      assert.ok(done.rows.every((r) => r.waitReason === null || r.state !== 'success'));
     });
 
     it('a retry delay records "retry" with the time it ends; an upstream still running is named', async (t) => {

@@ -276,6 +276,48 @@ export function describeApi(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(h.schedulers, []);
     });
 
+    it('lists pools with their slots, running and queued task runs, and pools that are missing', async (t) => {
+      const s = await seed(open, t);
+      assert.deepEqual((await body(await s.call('/api/pools'), schemas.PoolList)).pools, []);
+      await s.store.setPool({ name: 'db', slots: 2, description: 'the warehouse' }, 5);
+      const fv = s.versionId;
+      await s.store.createRun(
+        {
+          id: 'pooled',
+          flow: 'sales',
+          flowVersionId: fv,
+          trigger: 'manual',
+          runKey: null,
+          logicalDate: 0,
+          params: {},
+          baseDir: '/',
+        },
+        [
+          {
+            runId: 'pooled',
+            taskId: 'extract',
+            mapIndex: -1,
+            attempt: 1,
+            state: 'queued',
+            pool: 'db',
+          },
+          {
+            runId: 'pooled',
+            taskId: 'report',
+            mapIndex: -1,
+            attempt: 1,
+            state: 'queued',
+            pool: 'nope',
+          },
+        ],
+      );
+      const { pools } = await body(await s.call('/api/pools'), schemas.PoolList);
+      assert.deepEqual(pools, [
+        { name: 'db', slots: 2, description: 'the warehouse', updatedAt: 5, running: 0, queued: 1 },
+        { name: 'nope', slots: null, description: '', updatedAt: null, running: 0, queued: 1 },
+      ]);
+    });
+
     it('a trigger with parameters is a pending command; bad parameters change nothing', async (t) => {
       const s = await seed(open, t);
       const ok = await body(

@@ -1235,6 +1235,118 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    it('pools: set creates or changes one, the list counts its task runs, delete refuses while they run', async (t) => {
+      const store = await fresh(t);
+      assert.deepEqual(await store.listPools(), []);
+      const db = await store.setPool({ name: 'db', slots: 2, description: 'the warehouse' }, 1000);
+      assert.deepEqual(db, { name: 'db', slots: 2, description: 'the warehouse', updatedAt: 1000 });
+      // Without a description the old one stays.
+      assert.deepEqual(await store.setPool({ name: 'db', slots: 3 }, 2000), {
+        name: 'db',
+        slots: 3,
+        description: 'the warehouse',
+        updatedAt: 2000,
+      });
+      const fv = await flowVersion(store);
+      await store.createRun(newRun('r1', fv), [
+        task('r1', 'a', { state: 'queued', pool: 'db' }),
+        task('r1', 'b', { state: 'queued', pool: 'db' }),
+        task('r1', 'c', { state: 'queued', pool: 'gone' }),
+        task('r1', 'd', { state: 'queued' }),
+      ]);
+      const [a] = await store.listTaskRuns('r1');
+      assert.ok(a);
+      assert.equal(a.pool, 'db');
+      const res = await store.writeBatch(
+        [{ kind: 'move', id: a.id, from: 'queued', to: 'running', pool: 'db' }],
+        3000,
+      );
+      assert.deepEqual(res.applied, [true]);
+      assert.deepEqual(await store.listPools(), [
+        {
+          name: 'db',
+          slots: 3,
+          description: 'the warehouse',
+          updatedAt: 2000,
+          running: 1,
+          queued: 1,
+        },
+        { name: 'gone', slots: null, description: '', updatedAt: null, running: 0, queued: 1 },
+      ]);
+      await assert.rejects(store.deletePool('db'), (e: unknown) => {
+        assert.equal((e as { code?: string }).code, 'store.conflict');
+        assert.match((e as Error).message, /pool "db" has 1 task run running/);
+        return true;
+      });
+      await store.writeBatch([{ kind: 'move', id: a.id, from: 'running', to: 'success' }], 4000);
+      assert.equal(await store.deletePool('db'), true);
+      assert.equal(await store.deletePool('db'), false);
+      assert.deepEqual(
+        (await store.listPools()).map((p) => [p.name, p.slots]),
+        [
+          ['db', null],
+          ['gone', null],
+        ],
+      );
+    });
+
+    it('a move that takes a pool slot applies only while one is free; a refused one says why and writes nothing', async (t) => {
+      const store = await fresh(t);
+      await store.setPool({ name: 'db', slots: 2 }, 1000);
+      const fv = await flowVersion(store);
+      const names = ['a', 'b', 'c', 'd', 'e'];
+      await store.createRun(
+        newRun('r1', fv),
+        names.map((n) => task('r1', n, { state: 'queued' })),
+      );
+      const ids = (await store.listTaskRuns('r1')).map((r) => r.id);
+      const start = (id: number, pool: string): TaskRunWrite => ({
+        kind: 'move',
+        id,
+        from: 'queued',
+        to: 'running',
+        patch: { startedAt: 5 },
+        pool,
+      });
+      const [a, b, c, d, e] = ids as [number, number, number, number, number];
+      // Two fit; the batch's own first two moves count against the third.
+      const first = await store.writeBatch([start(a, 'db'), start(b, 'db'), start(c, 'db')], 2000);
+      assert.deepEqual(first.applied, [true, true, false]);
+      assert.deepEqual(first.refusals, [{ index: 2, pool: 'db', slots: 2, used: 2 }]);
+      const rows = await store.listTaskRuns('r1');
+      assert.deepEqual(
+        rows.map((r) => [r.state, r.pool, r.startedAt]),
+        [
+          ['running', 'db', 5],
+          ['running', 'db', 5],
+          ['queued', null, null],
+          ['queued', null, null],
+          ['queued', null, null],
+        ],
+      );
+      const events = await store.listEvents('r1');
+      assert.equal(events.filter((ev) => ev.to === 'running').length, 2, 'no event for a refusal');
+      // A pool nobody created refuses every move, saying so.
+      const missing = await store.writeBatch([start(d, 'nope')], 3000);
+      assert.deepEqual(missing.applied, [false]);
+      assert.deepEqual(missing.refusals, [{ index: 0, pool: 'nope', slots: null, used: 0 }]);
+      // A task run leaving running in the same batch frees its slot for the next.
+      const swap = await store.writeBatch(
+        [{ kind: 'move', id: a, from: 'running', to: 'success' }, start(c, 'db')],
+        4000,
+      );
+      assert.deepEqual(swap.applied, [true, true]);
+      assert.equal(swap.refusals, undefined);
+      // More slots: the next one starts. Tasks without a pool never ask.
+      await store.setPool({ name: 'db', slots: 3 }, 5000);
+      const more = await store.writeBatch(
+        [start(d, 'db'), { kind: 'move', id: e, from: 'queued', to: 'running' }],
+        6000,
+      );
+      assert.deepEqual(more.applied, [true, true]);
+      assert.equal((await store.listPools())[0]?.running, 3);
+    });
+
     it('listSchedulers is empty until a scheduler heartbeats', async (t) => {
       const store = await fresh(t);
       assert.deepEqual(await store.listSchedulers(), []);

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { BatonError } from '../../src/spec/index.ts';
-import { DISPATCH_CHANNEL, openStore, WORK_CHANNEL } from '../../src/store/index.ts';
+import { DISPATCH_CHANNEL, openStore, type Store, WORK_CHANNEL } from '../../src/store/index.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { freePort, type TestDatabase, testDatabase } from '../helpers/postgres.ts';
-import { describeStore } from './conformance.ts';
+import { describeStore, sampleSpec } from './conformance.ts';
 
 let db: TestDatabase;
 before(async () => {
@@ -44,6 +44,54 @@ describe('PostgresStore (PostgreSQL only)', () => {
       return true;
     });
     await store.close();
+  });
+
+  it('four stores racing for the last slots of a pool never start more than it has', async (t) => {
+    const { url } = await db.freshSchema();
+    const stores = await Promise.all([1, 2, 3, 4].map(() => openStore(url)));
+    t.after(() => Promise.all(stores.map((s) => s.close())));
+    const [first] = stores as [Store];
+    await first.migrate();
+    await first.setPool({ name: 'db', slots: 3 }, 1);
+    const fv = await first.saveFlowVersion({
+      flow: 'race',
+      hash: 'h',
+      sourcePath: '/race.yaml',
+      sourceText: 'flow: race\n',
+      spec: sampleSpec('race'),
+    });
+    await first.createRun(
+      {
+        id: 'r1',
+        flow: 'race',
+        flowVersionId: fv.id,
+        trigger: 'manual',
+        runKey: null,
+        logicalDate: 0,
+        params: {},
+        baseDir: '/',
+      },
+      Array.from({ length: 80 }, (_, i) => ({
+        runId: 'r1',
+        taskId: `t${i}`,
+        mapIndex: -1,
+        attempt: 1,
+        state: 'queued' as const,
+      })),
+    );
+    const ids = (await first.listTaskRuns('r1')).map((r) => r.id);
+    // Each store tries its quarter one batch of one at a time, all four at once.
+    await Promise.all(
+      stores.map(async (store, k) => {
+        for (const id of ids.filter((_, i) => i % stores.length === k))
+          await store.writeBatch(
+            [{ kind: 'move', id, from: 'queued', to: 'running', pool: 'db' }],
+            2,
+          );
+      }),
+    );
+    const running = (await first.listTaskRuns('r1')).filter((r) => r.state === 'running');
+    assert.equal(running.length, 3);
   });
 
   it('a malformed URL is store.url', async () => {

@@ -257,6 +257,19 @@ ALTER TABLE flow_versions ADD COLUMN max_active_runs integer NOT NULL DEFAULT 1;
 UPDATE flow_versions SET max_active_runs = coalesce((spec::jsonb ->> 'maxActiveRuns')::integer, 1);
 `;
 
+// Pools: see the SQLite migration 10. Whoever moves a task run of a pool to running locks
+// the pool's row (SELECT … FOR UPDATE) and counts its running task runs in that transaction.
+const pools = `
+CREATE TABLE pools (
+  name        text PRIMARY KEY,
+  slots       integer NOT NULL CHECK (slots >= 0),
+  description text NOT NULL DEFAULT '',
+  updated_at  bigint NOT NULL
+);
+ALTER TABLE task_runs ADD COLUMN pool text;
+CREATE INDEX task_runs_pool ON task_runs (pool, state) WHERE pool IS NOT NULL;
+`;
+
 export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
   { version: 2, name: 'run leases and schedulers', sql: runLeases },
@@ -267,6 +280,7 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'assets: sizing, partitions, asset triggers', sql: assets },
   { version: 8, name: 'remote workers: dispatches, workers, log chunks', sql: workers },
   { version: 9, name: 'run holds: paused since, max_active_runs per version', sql: runHolds },
+  { version: 10, name: 'pools', sql: pools },
 ];
 
 export const PG_LATEST_VERSION: number = PG_MIGRATIONS.at(-1)?.version ?? 0;

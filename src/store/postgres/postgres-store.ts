@@ -29,8 +29,10 @@ import type {
 import { readChunks } from '../log-chunks.ts';
 import type { LogChunk, LogRef } from '../log-store.ts';
 import {
+  LIST_POOLS_SQL,
   PATCH_COLUMN_NAMES,
   patchVector,
+  poolInUse,
   type Row,
   toAssetEvent,
   toBackfill,
@@ -38,6 +40,8 @@ import {
   toFlowRecord,
   toFlowVersion,
   toJson,
+  toPool,
+  toPoolUsage,
   toRun,
   toRunEvent,
   toSchedulerInfo,
@@ -65,6 +69,9 @@ import type {
   NewScheduler,
   NewTaskRun,
   Page,
+  Pool,
+  PoolRefusal,
+  PoolUsage,
   Run,
   RunEvent,
   RunFilter,
@@ -145,6 +152,7 @@ const PATCH_TYPES = [
   'bigint',
   'bigint',
   'bigint',
+  'text',
   'text',
   'text',
 ];
@@ -411,22 +419,36 @@ export class PostgresStore implements Store, CopyableStore {
     fence?: Fence,
   ): Promise<BatchResult> {
     const token = randomUUID();
-    if (allRowsDistinct(writes)) return this.#writeBatchAtOnce(writes, at, fence, token);
+    // A batch that starts task runs of a pool needs the pool's row locked while it counts
+    // (below): only such batches leave the one-statement path, so tasks without a pool
+    // pay nothing for pools.
+    const pooled = writes.some((w) => w.kind === 'move' && w.pool !== undefined);
+    if (!pooled && allRowsDistinct(writes)) return this.#writeBatchAtOnce(writes, at, fence, token);
     return this.#tx(
       'write batch',
       async (c) => {
         if (fence) await this.#checkFence(c, fence);
         const applied: boolean[] = new Array(writes.length).fill(false);
         const ids: number[] = new Array(writes.length).fill(0);
+        const refusals = pooled ? await this.#gatePools(c, writes) : [];
+        const refused = new Set(refusals.map((r) => r.index));
+        // A move that takes a slot also records its pool on the row: what the count reads.
+        const batch = pooled
+          ? writes.map((w) =>
+              w.kind === 'move' && w.pool !== undefined
+                ? { ...w, patch: { ...w.patch, pool: w.pool } }
+                : w,
+            )
+          : writes;
         // Consecutive writes of one kind on distinct rows go as one statement; a kind
         // change or a row seen twice starts the next group, so order is kept.
         let start = 0;
-        while (start < writes.length) {
-          const kind = (writes[start] as TaskRunWrite).kind;
+        while (start < batch.length) {
+          const kind = (batch[start] as TaskRunWrite).kind;
           const seen = new Set<number>();
           let end = start;
-          while (end < writes.length) {
-            const w = writes[end] as TaskRunWrite;
+          while (end < batch.length) {
+            const w = batch[end] as TaskRunWrite;
             if (w.kind !== kind) break;
             if (w.kind === 'move' || w.kind === 'patch') {
               if (seen.has(w.id)) break;
@@ -434,10 +456,11 @@ export class PostgresStore implements Store, CopyableStore {
             }
             end++;
           }
-          await this.#writeGroup(c, writes, start, end, at, applied, ids);
+          await this.#writeGroup(c, batch, start, end, at, applied, ids, refused);
           start = end;
         }
-        const result: BatchResult = { applied, ids };
+        const result: BatchResult =
+          refusals.length > 0 ? { applied, ids, refusals } : { applied, ids };
         await c.query(`INSERT INTO write_receipts (token, at, result) VALUES ($1, ${NOW}, $2)`, [
           token,
           JSON.stringify(result),
@@ -733,6 +756,41 @@ export class PostgresStore implements Store, CopyableStore {
         [afterId, limitOf(limit)],
       )
     ).map(toRunEvent);
+  }
+
+  async setPool(
+    pool: { readonly name: string; readonly slots: number; readonly description?: string },
+    at: number,
+  ): Promise<Pool> {
+    const rows = await this.#query(
+      `set pool ${pool.name}`,
+      `INSERT INTO pools (name, slots, description, updated_at) VALUES ($1, $2, coalesce($3, ''), $4)
+       ON CONFLICT (name) DO UPDATE SET slots = excluded.slots,
+         description = coalesce($3, pools.description), updated_at = excluded.updated_at
+       RETURNING *`,
+      [pool.name, pool.slots, pool.description ?? null, at],
+    );
+    return toPool(rows[0] as Row);
+  }
+
+  async deletePool(name: string): Promise<boolean> {
+    return this.#tx(`delete pool ${name}`, async (c) => {
+      // Locked like a batch that takes a slot does, so none can start while this counts.
+      const { rowCount } = await c.query('SELECT 1 FROM pools WHERE name = $1 FOR UPDATE', [name]);
+      const { rows } = await c.query(
+        "SELECT count(*) AS n FROM task_runs WHERE pool = $1 AND state = 'running'",
+        [name],
+      );
+      const running = Number(rows[0]?.n ?? 0);
+      if (running > 0) throw poolInUse(name, running);
+      if (!rowCount) return false;
+      await c.query('DELETE FROM pools WHERE name = $1', [name]);
+      return true;
+    });
+  }
+
+  async listPools(): Promise<PoolUsage[]> {
+    return (await this.#query('list pools', LIST_POOLS_SQL, [])).map(toPoolUsage);
   }
 
   async countTaskRuns(states: readonly TaskState[]): Promise<Record<string, number>> {
@@ -1163,6 +1221,7 @@ export class PostgresStore implements Store, CopyableStore {
       state: [] as string[],
       resolved: [] as Array<string | null>,
       queued: [] as Array<number | null>,
+      pool: [] as Array<string | null>,
     };
     const asset = {
       asset: [] as string[],
@@ -1200,6 +1259,7 @@ export class PostgresStore implements Store, CopyableStore {
         ins.state.push(w.row.state);
         ins.resolved.push(toJson(w.row.resolved));
         ins.queued.push(w.row.queuedAt ?? null);
+        ins.pool.push(w.row.pool ?? null);
       } else {
         asset.asset.push(w.asset);
         asset.run.push(w.runId);
@@ -1235,10 +1295,10 @@ export class PostgresStore implements Store, CopyableStore {
         SELECT run_id, id, ${p(next)}, 'transition', from_state, to_state, detail FROM u WHERE is_move ORDER BY ord
       ),
       i AS (
-        INSERT INTO task_runs (run_id, task_id, map_index, attempt, state, resolved, queued_at)
-        SELECT r, tk, mi, a, st, rs, q
+        INSERT INTO task_runs (run_id, task_id, map_index, attempt, state, resolved, queued_at, pool)
+        SELECT r, tk, mi, a, st, rs, q, pl
         FROM unnest(${p(next + 2)}::text[], ${p(next + 3)}::text[], ${p(next + 4)}::int[], ${p(next + 5)}::int[],
-                    ${p(next + 6)}::text[], ${p(next + 7)}::text[], ${p(next + 8)}::bigint[]) AS x(r, tk, mi, a, st, rs, q)
+                    ${p(next + 6)}::text[], ${p(next + 7)}::text[], ${p(next + 8)}::bigint[], ${p(next + 14)}::text[]) AS x(r, tk, mi, a, st, rs, q, pl)
         WHERE (SELECT ok FROM ok)
         RETURNING id, run_id, task_id, map_index, attempt
       ),
@@ -1284,6 +1344,7 @@ export class PostgresStore implements Store, CopyableStore {
       asset.taskRun,
       asset.meta,
       asset.partition,
+      ins.pool,
     ];
     type Raw = { applied: number[]; inserted: Array<[number, string, string, number, number]> };
     const toResult = (raw: Raw): BatchResult => {
@@ -1337,6 +1398,46 @@ export class PostgresStore implements Store, CopyableStore {
    * finds the owner or epoch changed (READ COMMITTED re-evaluates the WHERE on the new
    * version), so a claim and a fenced write can never both succeed.
    */
+  /**
+   * Decides which moves of a batch may take a slot of their pool, and returns the others.
+   * The pools' rows are locked first (in name order, so two batches cannot deadlock) and
+   * their running task runs counted in a second statement: under READ COMMITTED that
+   * statement sees whatever another scheduler committed while this one waited for the
+   * lock, so no two transactions can both take the last slot. Task runs this batch moves
+   * out of running are not counted: the batch commits as one.
+   */
+  async #gatePools(c: Client, writes: readonly TaskRunWrite[]): Promise<PoolRefusal[]> {
+    const names = new Set<string>();
+    const leaving: number[] = [];
+    for (const w of writes) {
+      if (w.kind !== 'move') continue;
+      if (w.pool !== undefined) names.add(w.pool);
+      if (w.from === 'running' && w.to !== 'running') leaving.push(w.id);
+    }
+    const pools = [...names].sort();
+    const { rows: defined } = await c.query(
+      'SELECT name, slots FROM pools WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE',
+      [pools],
+    );
+    const { rows: counts } = await c.query(
+      `SELECT pool, count(*) AS n FROM task_runs
+       WHERE pool = ANY($1::text[]) AND state = 'running' AND NOT (id = ANY($2::bigint[]))
+       GROUP BY pool`,
+      [pools, leaving],
+    );
+    const slots = new Map(defined.map((r) => [String(r.name), Number(r.slots)]));
+    const used = new Map(counts.map((r) => [String(r.pool), Number(r.n)]));
+    const refusals: PoolRefusal[] = [];
+    writes.forEach((w, index) => {
+      if (w.kind !== 'move' || w.pool === undefined) return;
+      const n = used.get(w.pool) ?? 0;
+      const limit = slots.get(w.pool);
+      if (limit !== undefined && n < limit) used.set(w.pool, n + 1);
+      else refusals.push({ index, pool: w.pool, slots: limit ?? null, used: n });
+    });
+    return refusals;
+  }
+
   async #checkFence(c: Client, f: Fence): Promise<void> {
     const r = await c.query(
       `UPDATE runs SET lease_until = ${NOW} + $4::bigint WHERE id = $1 AND owner = $2 AND owner_epoch = $3`,
@@ -1358,6 +1459,7 @@ export class PostgresStore implements Store, CopyableStore {
     at: number,
     applied: boolean[],
     ids: number[],
+    refused: ReadonlySet<number>,
   ): Promise<void> {
     const group = writes.slice(start, end);
     const first = group[0] as TaskRunWrite;
@@ -1391,6 +1493,7 @@ export class PostgresStore implements Store, CopyableStore {
     const details: Array<string | null> = [];
     const order: number[] = [];
     for (let i = 0; i < group.length; i++) {
+      if (refused.has(start + i)) continue;
       const w = group[i] as Extract<TaskRunWrite, { kind: 'move' | 'patch' }>;
       const { mask, values } = patchVector(w.patch);
       for (let k = 0; k < values.length; k++) (columns[k] as unknown[]).push(values[k]);
@@ -1410,6 +1513,7 @@ export class PostgresStore implements Store, CopyableStore {
         details.push(null);
       }
     }
+    if (idList.length === 0) return;
     const n = PATCH_COLUMN_NAMES.length;
     const vCols = PATCH_COLUMN_NAMES.map((name) => `p_${name}`);
     const unnestArgs = [
@@ -1448,8 +1552,8 @@ export class PostgresStore implements Store, CopyableStore {
   async #insertTaskRuns(c: Client, rows: readonly NewTaskRun[]): Promise<number[]> {
     if (rows.length === 0) return [];
     const { rows: out } = await c.query(
-      `INSERT INTO task_runs (run_id, task_id, map_index, attempt, state, resolved, queued_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[], $7::bigint[])
+      `INSERT INTO task_runs (run_id, task_id, map_index, attempt, state, resolved, queued_at, pool)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[], $7::bigint[], $8::text[])
        RETURNING id, run_id, task_id, map_index, attempt`,
       [
         rows.map((t) => t.runId),
@@ -1459,6 +1563,7 @@ export class PostgresStore implements Store, CopyableStore {
         rows.map((t) => t.state),
         rows.map((t) => toJson(t.resolved)),
         rows.map((t) => t.queuedAt ?? null),
+        rows.map((t) => t.pool ?? null),
       ],
     );
     const key = (r: { runId: string; taskId: string; mapIndex: number; attempt: number }) =>

@@ -312,6 +312,20 @@ ALTER TABLE flow_versions ADD COLUMN max_active_runs INTEGER NOT NULL DEFAULT 1;
 UPDATE flow_versions SET max_active_runs = coalesce(json_extract(spec, '$.maxActiveRuns'), 1);
 `;
 
+// Pools: slots shared by every run and scheduler. What a pool uses is counted from its
+// task runs in state running (the partial index answers it), never kept as a counter
+// that a crash between two writes could leak.
+const pools = `
+CREATE TABLE pools (
+  name        TEXT PRIMARY KEY,
+  slots       INTEGER NOT NULL CHECK (slots >= 0),
+  description TEXT NOT NULL DEFAULT '',
+  updated_at  INTEGER NOT NULL
+);
+ALTER TABLE task_runs ADD COLUMN pool TEXT;
+CREATE INDEX task_runs_pool ON task_runs (pool, state) WHERE pool IS NOT NULL;
+`;
+
 /** Every migration, in order. The last version is the schema this build expects. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: initialSchema },
@@ -323,6 +337,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'assets: sizing, partitions, asset triggers', sql: assets },
   { version: 8, name: 'remote workers: dispatches, workers, log chunks', sql: workers },
   { version: 9, name: 'run holds: paused since, max_active_runs per version', sql: runHolds },
+  { version: 10, name: 'pools', sql: pools },
 ];
 
 /** The schema version this build of Baton writes and understands. */

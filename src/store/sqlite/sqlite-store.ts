@@ -19,12 +19,16 @@ import {
 import { LOG_CHUNK_BYTES, readChunks } from '../log-chunks.ts';
 import type { LogChunk, LogRef } from '../log-store.ts';
 import {
+  LIST_POOLS_SQL,
   patchColumns,
+  poolInUse,
   type Row,
   toAssetEvent,
   toCommand,
   toFlowVersion,
   toJson,
+  toPool,
+  toPoolUsage,
   toRun,
   toRunEvent,
   toSchedulerInfo,
@@ -52,6 +56,9 @@ import {
   type NewScheduler,
   type NewTaskRun,
   type Page,
+  type Pool,
+  type PoolRefusal,
+  type PoolUsage,
   type Run,
   type RunEvent,
   type RunFilter,
@@ -95,8 +102,8 @@ export interface SqliteStoreOptions {
 }
 
 const INSERT_TASK_RUN = `
-INSERT INTO task_runs (run_id, task_id, map_index, attempt, state, resolved, queued_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)`;
+INSERT INTO task_runs (run_id, task_id, map_index, attempt, state, resolved, queued_at, pool)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
 
 const INSERT_EVENT = `
 INSERT INTO events (run_id, task_run_id, at, kind, from_state, to_state, detail)
@@ -364,10 +371,25 @@ export class SqliteStore implements Store, CopyableStore {
       if (fence) this.#checkFence(fence);
       const applied: boolean[] = [];
       const ids: number[] = [];
-      for (const w of writes) {
+      let refusals: PoolRefusal[] | undefined;
+      for (const [index, w] of writes.entries()) {
         switch (w.kind) {
           case 'move': {
-            const { mask, columns, values } = patchColumns(w.patch);
+            if (w.pool !== undefined) {
+              // The write lock is held (BEGIN IMMEDIATE): no other process can start a
+              // task run of this pool between this count and the move.
+              const refusal = this.#poolRefusal(index, w.pool);
+              if (refusal) {
+                refusals ??= [];
+                refusals.push(refusal);
+                applied.push(false);
+                ids.push(0);
+                break;
+              }
+            }
+            const { mask, columns, values } = patchColumns(
+              w.pool === undefined ? w.patch : { ...w.patch, pool: w.pool },
+            );
             const move = this.#shaped(this.#moves, mask, () => {
               const set = ['state = ?', ...columns.map((c) => `${c} = ?`)].join(', ');
               // RETURNING gives the run id for the event without a second lookup.
@@ -429,8 +451,57 @@ export class SqliteStore implements Store, CopyableStore {
             break;
         }
       }
-      return { applied, ids };
+      return refusals ? { applied, ids, refusals } : { applied, ids };
     });
+  }
+
+  /** Why a task run may not take a slot of `pool` now; undefined when it may. */
+  #poolRefusal(index: number, pool: string): PoolRefusal | undefined {
+    const row = this.#stmt('SELECT slots FROM pools WHERE name = ?').get(pool);
+    const used = Number(
+      this.#stmt("SELECT count(*) AS n FROM task_runs WHERE pool = ? AND state = 'running'").get(
+        pool,
+      )?.n ?? 0,
+    );
+    if (row === undefined) return { index, pool, slots: null, used };
+    const slots = Number(row.slots);
+    return used < slots ? undefined : { index, pool, slots, used };
+  }
+
+  async setPool(
+    pool: { readonly name: string; readonly slots: number; readonly description?: string },
+    at: number,
+  ): Promise<Pool> {
+    return this.#write(`set pool ${pool.name}`, () => {
+      const row = this.#stmt(`
+        INSERT INTO pools (name, slots, description, updated_at) VALUES (?, ?, coalesce(?, ''), ?)
+        ON CONFLICT (name) DO UPDATE SET slots = excluded.slots,
+          description = coalesce(?, pools.description), updated_at = excluded.updated_at
+        RETURNING *`).get(
+        pool.name,
+        pool.slots,
+        pool.description ?? null,
+        at,
+        pool.description ?? null,
+      ) as Row;
+      return toPool(row);
+    });
+  }
+
+  async deletePool(name: string): Promise<boolean> {
+    return this.#write(`delete pool ${name}`, () => {
+      const running = Number(
+        this.#stmt("SELECT count(*) AS n FROM task_runs WHERE pool = ? AND state = 'running'").get(
+          name,
+        )?.n ?? 0,
+      );
+      if (running > 0) throw poolInUse(name, running);
+      return this.#stmt('DELETE FROM pools WHERE name = ?').run(name).changes === 1;
+    });
+  }
+
+  async listPools(): Promise<PoolUsage[]> {
+    return this.#read('list pools', () => this.#stmt(LIST_POOLS_SQL).all().map(toPoolUsage));
   }
 
   async listEvents(runId: string): Promise<RunEvent[]> {
@@ -1016,6 +1087,7 @@ export class SqliteStore implements Store, CopyableStore {
         t.state,
         toJson(t.resolved),
         t.queuedAt ?? null,
+        t.pool ?? null,
       );
       return Number(r.lastInsertRowid);
     } catch (e) {
