@@ -56,9 +56,7 @@ export class ProgressView {
 
   /** Final states so far, e.g. "9,998 success, 2 failed". */
   countsText(): string {
-    return [...this.#counts]
-      .map(([state, n]) => `${n.toLocaleString('en-US')} ${state}`)
-      .join(', ');
+    return [...this.#counts].map(([state, n]) => `${thousands(n)} ${state}`).join(', ');
   }
 
   #stamp(): string {
@@ -96,4 +94,9 @@ export class ProgressView {
       this.#drawn = false;
     }
   }
+}
+
+/** 12345 → "12,345", without Intl's number data (~10 MB of memory, see zoned-time.ts). */
+function thousands(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }

@@ -8,7 +8,8 @@
  * Python and SQL do). `int / int` stays integer division, truncating, as CEL defines it;
  * write `x / 2.0` or `double(x) / 2` for a fraction.
  */
-import { Environment, type ParseResult } from '@marcbachmann/cel-js';
+import type { Environment, ParseResult } from '@marcbachmann/cel-js';
+import { celLib } from './cel-lib.ts';
 import { toJsonValue } from './cel-values.ts';
 import { ExpressionError } from './errors.ts';
 
@@ -64,7 +65,7 @@ function toInt(fn: string, v: number): bigint {
 }
 
 function createEnvironment(): Environment {
-  const env = new Environment({ homogeneousAggregateLiterals: false })
+  const env = new (celLib().Environment)({ homogeneousAggregateLiterals: false })
     .registerVariable('params', 'map')
     .registerVariable('run', 'map')
     .registerVariable('tasks', 'map')
@@ -120,8 +121,16 @@ function createEnvironment(): Environment {
   return env;
 }
 
-/** The shared environment (building one is expensive; it is immutable once built). */
-export const celEnvironment: Environment = createEnvironment();
+let shared: Environment | undefined;
+
+/**
+ * The shared environment (building one is expensive; it is immutable once built), made
+ * when the first expression is parsed.
+ */
+export function celEnvironment(): Environment {
+  shared ??= createEnvironment();
+  return shared;
+}
 
 /** What parsing an expression gave: the callable program, or the parser's complaint. */
 export type ParsedExpression =
@@ -139,7 +148,7 @@ export function parseExpression(expr: string): ParsedExpression {
   let parsed = parseCache.get(expr);
   if (parsed !== undefined) return parsed;
   try {
-    parsed = { ok: true, program: celEnvironment.parse(expr) };
+    parsed = { ok: true, program: celEnvironment().parse(expr) };
   } catch (e) {
     parsed = { ok: false, message: celMessage(e) };
   }

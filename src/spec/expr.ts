@@ -6,8 +6,8 @@
  * cel-values.ts moves values between JSON and CEL, expr-check.ts checks names and
  * shell-quote.ts quotes values for the shell context they land in.
  */
-import { EvaluationError, serialize } from '@marcbachmann/cel-js';
 import { celMessage, parseExpression } from './cel-environment.ts';
+import { celLib } from './cel-lib.ts';
 import { toCelValue, toJsonValue } from './cel-values.ts';
 import { ExpressionError } from './errors.ts';
 import { nameProblems } from './expr-check.ts';
@@ -226,7 +226,7 @@ function evaluate(expr: string, ctx: ExprContext, label: string): unknown {
 /** What went wrong, in the user's terms where we can tell. */
 function explain(e: unknown, cel: Record<string, unknown>): string {
   if (e instanceof ExpressionError) return e.message;
-  if (!(e instanceof EvaluationError) || e.node === undefined) return celMessage(e);
+  if (!(e instanceof celLib().EvaluationError) || e.node === undefined) return celMessage(e);
   const node = e.node;
   if (e.code === 'unknown_variable' && node.op === 'id') {
     const name = node.args;
@@ -236,7 +236,7 @@ function explain(e: unknown, cel: Record<string, unknown>): string {
     return `unknown name "${name}"`;
   }
   if (e.code === 'no_such_key' && (node.op === '.' || node.op === '[]')) {
-    const receiver = serialize(node.args[0]);
+    const receiver = celLib().serialize(node.args[0]);
     const key = node.op === '.' ? node.args[1] : undefined;
     const missing = key ?? celMessage(e).replace(/^No such key: /, '');
     const keys = keysOf(receiver, cel);

@@ -63,6 +63,19 @@ export function isTimeZone(zone: string): boolean {
 
 /** The local calendar fields of an instant in a zone. */
 export function localFields(ms: number, zone: string): LocalFields {
+  // UTC, the default zone, without Intl: its time zone and calendar data would cost every
+  // run ~10 MB of memory for nothing.
+  if (zone === 'UTC') {
+    const d = new Date(ms);
+    return {
+      year: d.getUTCFullYear(),
+      month: d.getUTCMonth() + 1,
+      day: d.getUTCDate(),
+      hour: d.getUTCHours(),
+      minute: d.getUTCMinutes(),
+      second: d.getUTCSeconds(),
+    };
+  }
   const parts: Record<string, number> = {};
   for (const p of formatter(zone).formatToParts(ms)) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);
