@@ -155,12 +155,18 @@ export function describeExecutor(
 
     it(`never runs more than ${slots} task(s) at once`, async () => {
       const { executor, events } = start();
-      // Each task records when it ran; the executor queues what exceeds its slots.
+      // Each task records when it ran; the executor queues what exceeds its slots. A task
+      // ends only once `slots` tasks have started (or after 20 s), so that the first ones
+      // overlap however slowly a loaded machine starts them: the peak is then exactly the
+      // slots, unless the executor runs fewer at once.
       const spans = `'${join(root.path, 'spans')}'`; // quoted: the folder name has spaces
+      const barrier =
+        `n=0; while [ "$(grep -c ' 1$' ${spans})" -lt ${slots} ] && [ $n -lt 400 ]; ` +
+        'do sleep 0.05; n=$((n+1)); done';
       const tasks = Array.from({ length: slots * 3 }, () =>
         makeTask(
           root.path,
-          sh(`echo "$(date +%s%N) 1" >> ${spans}; sleep 0.15; echo "$(date +%s%N) -1" >> ${spans}`),
+          sh(`echo "$(date +%s%N) 1" >> ${spans}; ${barrier}; echo "$(date +%s%N) -1" >> ${spans}`),
         ),
       );
       const { writeFileSync } = await import('node:fs');
