@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { it } from 'node:test';
@@ -57,6 +57,15 @@ it('follows a run in flight live, tails a log, triggers only with the token, and
   const runEnded = collect(run);
   t.after(() => {
     if (run.exitCode === null) run.kill('SIGKILL');
+    // The gate task outlives a killed `baton run` (as tasks do): open its gate if it still
+    // waits there, without blocking when nobody reads.
+    try {
+      const fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      writeSync(fd, 'closing\n');
+      closeSync(fd);
+    } catch {
+      // No reader left: the task already passed the gate.
+    }
   });
   const runId = runIdFrom(await waitForOutput(run, /as run \S+/));
 
