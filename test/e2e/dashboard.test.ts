@@ -47,10 +47,10 @@ tasks:
 
 it('follows a run in flight live, tails a log, triggers only with the token, and loads with no flow files', async (t) => {
   const dir = tempProject('baton-e2e-');
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'flows'));
   const fifo = join(dir, 'gate.fifo');
   execFileSync('mkfifo', [fifo]);
+  // Hooks run in the order they are added: the gate opens (below) before the folder goes.
   writeFlow(join(dir, 'flows'), 'gated', gatedFlow(fifo));
 
   const run = startBaton(['run', 'gated', '-p', 'greeting=<b>hi</b>'], dir);
@@ -66,6 +66,7 @@ it('follows a run in flight live, tails a log, triggers only with the token, and
     } catch {
       // No reader left: the task already passed the gate.
     }
+    rmSync(dir, { recursive: true, force: true });
   });
   const runId = runIdFrom(await waitForOutput(run, /as run \S+/));
 
