@@ -689,9 +689,17 @@ async function main(): Promise<number> {
         '--slots',
         String(opts.parallelism),
       ],
-      { encoding: 'utf8', timeout: opts.timeoutMs * 4 * opts.reps },
+      // Each repetition's figures show as they come (stderr), the summary is kept (stdout).
+      {
+        encoding: 'utf8',
+        timeout: opts.timeoutMs * 4 * opts.reps,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
     );
-    workers = r.status === 0 ? r.stdout.trim() : `workers bench failed: ${r.stderr.trim()}`;
+    workers =
+      r.status === 0
+        ? r.stdout.trim()
+        : `workers bench failed (status ${r.status ?? r.signal}): see the lines above`;
   }
   const report: Report = {
     meta: {
