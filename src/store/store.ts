@@ -7,9 +7,7 @@
  */
 
 import type {
-  ClaimDispatches,
   Dispatch,
-  DispatchResult,
   NewDispatch,
   NewWorker,
   SettleDispatches,
@@ -275,16 +273,12 @@ export interface Store {
   /** The dispatches of these task runs as they are now (without their task JSON). */
   readDispatches(taskRunIds: readonly number[]): Promise<Dispatch[]>;
   /**
-   * A worker takes queued attempts of its queues that fit its free slots and memory
-   * (`FOR UPDATE SKIP LOCKED`, then `queued → running` by compare-and-set).
-   */
-  claimDispatches(request: ClaimDispatches): Promise<Dispatch[]>;
-  /** `running → done` with the result, only by the worker that runs it; false otherwise. */
-  finishDispatch(taskRunId: number, workerId: string, result: DispatchResult): Promise<boolean>;
-  /**
-   * `finishDispatch` for several results, then `claimDispatches`, in one transaction. On an
-   * ambiguous commit the claim comes back empty: what it took shows up among the worker's
-   * running dispatches (`workerDispatches`), which the worker then runs.
+   * A worker's round trip, in one transaction: its finished attempts' results recorded
+   * (`running → done`, only while the attempt is still its own), then queued attempts of
+   * its queues claimed that fit its free slots and memory (`FOR UPDATE SKIP LOCKED`, then
+   * `queued → running` by compare-and-set). A stopped or lost worker claims nothing. On
+   * an ambiguous commit the claim comes back empty: what it took shows up among the
+   * worker's running dispatches (`workerDispatches`), which the worker then runs.
    */
   settleDispatches(request: SettleDispatches): Promise<SettledDispatches>;
   /** A worker's running dispatches (with their cancel requests). */

@@ -169,14 +169,23 @@ describe('PostgresStore (PostgreSQL only)', () => {
         memoryBytes: 1000,
       });
     }
-    const claim = (workerId: string) =>
-      store.claimDispatches({
-        workerId,
-        queues: ['default'],
-        freeSlots: 4,
-        freeMemoryBytes: 1000,
-        limit: 4,
-      });
+    const claim = async (workerId: string) =>
+      (
+        await store.settleDispatches({
+          workerId,
+          results: [],
+          claim: { queues: ['default'], freeSlots: 4, freeMemoryBytes: 1000, limit: 4 },
+        })
+      ).claimed;
+    // A result alone: true when recorded, false when the attempt is not (or no longer) its.
+    const finish = async (taskRunId: number, workerId: string, exitCode: number) =>
+      (
+        await store.settleDispatches({
+          workerId,
+          results: [{ taskRunId, result: { reason: 'exit_code', exitCode } }],
+          claim: null,
+        })
+      ).recorded.includes(taskRunId);
     // 600 + 600 exceed the budget: the second is left; the queue-`big` one is not seen.
     assert.deepEqual(
       (await claim('w1')).map((d) => [d.taskRunId, d.state, d.workerId, d.task]),
@@ -189,9 +198,9 @@ describe('PostgresStore (PostgreSQL only)', () => {
       (await claim('w2')).map((d) => d.taskRunId),
       [2],
     );
-    assert.equal(await store.finishDispatch(2, 'w1', { reason: 'exit_code', exitCode: 0 }), false);
-    assert.equal(await store.finishDispatch(2, 'w2', { reason: 'exit_code', exitCode: 0 }), true);
-    assert.equal(await store.finishDispatch(2, 'w2', { reason: 'exit_code', exitCode: 1 }), false);
+    assert.equal(await finish(2, 'w1', 0), false);
+    assert.equal(await finish(2, 'w2', 0), true);
+    assert.equal(await finish(2, 'w2', 1), false);
     await store.cancelDispatch(3, 'cancelled');
     await store.cancelDispatch(4, 'timeout');
     assert.deepEqual(
@@ -211,7 +220,7 @@ describe('PostgresStore (PostgreSQL only)', () => {
     assert.equal(await store.workerHeartbeat('w2', 0), true);
     assert.equal(await store.expireWorkers(60_000), 2);
     assert.equal(await store.workerHeartbeat('w1', 2), false);
-    assert.equal(await store.finishDispatch(1, 'w1', { reason: 'exit_code', exitCode: 0 }), false);
+    assert.equal(await finish(1, 'w1', 0), false);
     // Nor can it claim: new work goes to a live worker only.
     await store.enqueueDispatches([dispatch(5, 'default', 1, 0)]);
     assert.deepEqual(await claim('w1'), []);

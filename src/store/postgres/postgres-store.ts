@@ -17,9 +17,7 @@ import pg from 'pg';
 import { BatonError, FencedError, NotFoundError } from '../../spec/index.ts';
 import { type CopyableStore, TABLES, type TableDef } from '../copy.ts';
 import type {
-  ClaimDispatches,
   Dispatch,
-  DispatchResult,
   NewDispatch,
   NewWorker,
   SettleDispatches,
@@ -1041,30 +1039,6 @@ export class PostgresStore implements Store, CopyableStore {
   async readDispatches(taskRunIds: readonly number[]): Promise<Dispatch[]> {
     if (taskRunIds.length === 0) return [];
     return this.#tx('read dispatches', (c) => queue.readDispatches(c, taskRunIds));
-  }
-
-  async claimDispatches(req: ClaimDispatches): Promise<Dispatch[]> {
-    return this.#tx(
-      `claim dispatches for ${req.workerId}`,
-      (c) => queue.claimDispatches(c, req),
-      // A claim that did commit is found again among the worker's running dispatches.
-      async () => [],
-    );
-  }
-
-  async finishDispatch(
-    taskRunId: number,
-    workerId: string,
-    result: DispatchResult,
-  ): Promise<boolean> {
-    return this.#tx(
-      `finish dispatch ${taskRunId}`,
-      (c) => queue.finishDispatch(c, taskRunId, workerId, result),
-      async () => {
-        const [d] = await this.readDispatches([taskRunId]);
-        return d?.state === 'done' && d.workerId === workerId ? true : undefined;
-      },
-    );
   }
 
   async settleDispatches(req: SettleDispatches): Promise<SettledDispatches> {

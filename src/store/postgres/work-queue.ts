@@ -10,7 +10,6 @@ import {
   type ClaimDispatches,
   DISPATCH_CHANNEL,
   type Dispatch,
-  type DispatchResult,
   type NewDispatch,
   type NewWorker,
   type SettleDispatches,
@@ -101,12 +100,11 @@ export async function readDispatches(
  * candidates are locked with SKIP LOCKED, the ones that fit are moved `queued → running`
  * under the worker's id; the rest stay queued for another worker.
  */
-export async function claimDispatches(c: Client, req: ClaimDispatches): Promise<Dispatch[]> {
-  const claimed = await claimRows(c, req);
-  if (claimed.length > 0) await c.query('SELECT pg_notify($1, $2)', [DISPATCH_CHANNEL, '']);
-  return claimed;
-}
-
+/**
+ * Takes queued attempts of the worker's queues that fit what it has free, oldest first:
+ * candidates are locked with SKIP LOCKED, the ones that fit are moved `queued → running`
+ * under the worker's id; the rest stay queued for another worker.
+ */
 async function claimRows(c: Client, req: ClaimDispatches): Promise<Dispatch[]> {
   if (req.limit <= 0 || req.freeSlots <= 0) return [];
   const { rows } = await c.query(
@@ -142,7 +140,8 @@ async function claimRows(c: Client, req: ClaimDispatches): Promise<Dispatch[]> {
 
 /**
  * A worker's round trip: its results recorded (each only while the attempt is still its
- * own, as `finishDispatch`), then what fits claimed, with one notification for both.
+ * own: a worker declared lost cannot report), then what fits claimed, with one
+ * notification for both.
  */
 export async function settleDispatches(
   c: Client,
@@ -167,22 +166,6 @@ export async function settleDispatches(
   if (recorded.length > 0 || claimed.length > 0)
     await c.query('SELECT pg_notify($1, $2)', [DISPATCH_CHANNEL, '']);
   return { recorded, claimed };
-}
-
-/** `running → done` by the worker that runs it; false when it no longer does (declared lost). */
-export async function finishDispatch(
-  c: Client,
-  taskRunId: number,
-  workerId: string,
-  result: DispatchResult,
-): Promise<boolean> {
-  const { rowCount } = await c.query(
-    `UPDATE task_dispatch SET state = 'done', result = $3, done_at = ${NOW}
-     WHERE task_run_id = $1 AND worker_id = $2 AND state = 'running'`,
-    [taskRunId, workerId, JSON.stringify(result)],
-  );
-  if (rowCount) await c.query('SELECT pg_notify($1, $2)', [DISPATCH_CHANNEL, '']);
-  return rowCount === 1;
 }
 
 /**

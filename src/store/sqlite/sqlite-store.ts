@@ -710,14 +710,6 @@ export class SqliteStore implements Store, CopyableStore {
     throw new NeedsPostgresError(this.url);
   }
 
-  async claimDispatches(): Promise<Dispatch[]> {
-    throw new NeedsPostgresError(this.url);
-  }
-
-  async finishDispatch(): Promise<boolean> {
-    throw new NeedsPostgresError(this.url);
-  }
-
   async settleDispatches(): Promise<SettledDispatches> {
     throw new NeedsPostgresError(this.url);
   }
