@@ -1,9 +1,8 @@
-import { NotFoundError, UsageError } from '../spec/index.ts';
+import { formatBytes, NotFoundError, UsageError } from '../spec/index.ts';
 import type { AssetEvent, Store } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, JSON_OPTION, positiveInt } from './args.ts';
 import { table, when } from './format.ts';
 import { findProject, openProjectStore } from './project.ts';
-import { formatBytes } from './sizing-lines.ts';
 
 export const assetsCommand: CommandDef = {
   name: 'assets',

@@ -3,7 +3,7 @@
  * expression decided, with the values it read ("memory 3.0 GiB because
  * assets.raw_sales.bytes = 1.0 GiB"). Map items sized alike are shown once.
  */
-import { formatDuration } from '../spec/index.ts';
+import { formatBytes, formatDuration } from '../spec/index.ts';
 import type { TaskRun } from '../store/index.ts';
 import { taskLabel } from './format.ts';
 
@@ -11,19 +11,6 @@ interface Decision {
   readonly value: number;
   readonly expression?: string;
   readonly inputs?: Readonly<Record<string, unknown>>;
-}
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-/** 1536 → "1.5 KiB"; whole multiples without a fraction ("64 MiB"). */
-export function formatBytes(bytes: number): string {
-  let v = bytes;
-  let u = 0;
-  while (Math.abs(v) >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${UNITS[u]}`;
 }
 
 /** A value as people read it, guessed from its name: sizes in bytes, durations, else JSON. */

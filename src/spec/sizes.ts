@@ -30,15 +30,18 @@ export function parseSize(text: string): number | null {
   return bytes > 0 ? bytes : null;
 }
 
-/** `1.5 GiB`, `512 MiB`, `900 B`: the largest unit that keeps the number at least 1. */
+/**
+ * `1.5 GiB`, `143.9 MiB`, `64 MiB`, `900 B`: the largest unit that keeps the number at
+ * least 1, one decimal unless whole. The dashboard's `bytes` (src/web/dom.ts) follows the
+ * same rule, so the CLI and the dashboard print one value alike.
+ */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
     value /= 1024;
     unit++;
   }
-  const shown = unit === 0 || value >= 100 ? Math.round(value) : Math.round(value * 10) / 10;
-  return `${shown} ${units[unit]}`;
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
 }

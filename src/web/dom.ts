@@ -74,16 +74,19 @@ export function duration(ms: number | null): string {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} m`;
 }
 
-/** `1.5 GiB`, `512 MiB`: binary units, as memory is counted. */
+/**
+ * `1.5 GiB`, `143.9 MiB`, `64 MiB`: binary units, as memory is counted; one decimal unless
+ * whole, as the CLI prints them (`formatBytes` in src/spec/sizes.ts).
+ */
 export function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = n;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
     value /= 1024;
     unit++;
   }
-  return `${unit === 0 || value >= 100 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 /** A state badge: the colour comes from the stylesheet's `state-<name>` class. */

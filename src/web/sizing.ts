@@ -1,22 +1,10 @@
 /** What an attempt was given and why, for the run view: "memory 3.0 GiB ← assets.raw.bytes = 1.0 GiB". */
-import { h } from './dom.ts';
+import { bytes, h } from './dom.ts';
 
 interface Decision {
   value: number;
   expression?: string;
   inputs?: Record<string, unknown>;
-}
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-function bytes(n: number): string {
-  let v = n;
-  let u = 0;
-  while (Math.abs(v) >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${UNITS[u]}`;
 }
 
 function shown(name: string, value: unknown): string {
