@@ -14,6 +14,7 @@ import { makeTask, sh } from '../executors/helpers.ts';
 import { type FakeKube, startFakeKube } from '../fake-kube/fake-kube.ts';
 import {
   collect,
+  resumeThroughGate,
   runBaton,
   runIdFrom,
   showRun,
@@ -88,17 +89,7 @@ tasks:
 
     const runId = runIdFrom(header);
     // The scheduler is down: its pods run on.
-    const resumed = startBaton(['run', '--resume', runId, ...args], dir);
-    const resumedDone = collect(resumed);
-    const r = await (async () => {
-      try {
-        await waitForOutput(resumed, /Resuming/);
-        writeFileSync(join(dir, 'gate-1'), '');
-        return await resumedDone;
-      } finally {
-        resumed.kill('SIGKILL');
-      }
-    })();
+    const r = await resumeThroughGate(dir, runId, args, join(dir, 'gate-1'));
     assert.equal(r.code, 0, r.stderr + r.stdout);
 
     const show = await showRun(dir, runId);

@@ -12,6 +12,7 @@ import { type FakeKube, startFakeKube } from '../fake-kube/fake-kube.ts';
 import {
   collect,
   readLines,
+  resumeThroughGate,
   runBaton,
   runIdFrom,
   showRun,
@@ -93,17 +94,7 @@ tasks:
       [therePod],
     );
 
-    const resumed = startBaton(['run', '--resume', runId, ...args], dir);
-    const resumedDone = collect(resumed);
-    const r = await (async () => {
-      try {
-        await waitForOutput(resumed, /Resuming/);
-        writeFileSync(join(dir, 'gate'), '');
-        return await resumedDone;
-      } finally {
-        resumed.kill('SIGKILL');
-      }
-    })();
+    const r = await resumeThroughGate(dir, runId, args, join(dir, 'gate'));
     assert.equal(r.code, 0, r.stderr + r.stdout);
 
     const show = await showRun(dir, runId);

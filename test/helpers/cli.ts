@@ -87,6 +87,27 @@ export function writeFlow(dir: string, name: string, yaml: string): string {
 }
 
 /** `baton show RUN --json` parsed. */
+/**
+ * `baton run --resume RUN …args`: once it says it resumes, the gate file its tasks wait
+ * for is created; resolves when it exits, and kills it if anything throws before.
+ */
+export async function resumeThroughGate(
+  dir: string,
+  runId: string,
+  args: readonly string[],
+  gate: string,
+): Promise<CliResult> {
+  const resumed = startBaton(['run', '--resume', runId, ...args], dir);
+  const done = collect(resumed);
+  try {
+    await waitForOutput(resumed, /Resuming/);
+    writeFileSync(gate, '');
+    return await done;
+  } finally {
+    resumed.kill('SIGKILL');
+  }
+}
+
 export async function showRun(dir: string, runId: string): Promise<ShowJson> {
   const r = await runBaton(['show', runId, '--json'], dir);
   if (r.code !== 0) throw new Error(`baton show failed: ${r.stderr}`);
