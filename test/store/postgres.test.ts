@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { BatonError } from '../../src/spec/index.ts';
 import { DISPATCH_CHANNEL, openStore, type Store, WORK_CHANNEL } from '../../src/store/index.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { waitForOutput } from '../helpers/cli.ts';
 import { freePort, type TestDatabase, testDatabase } from '../helpers/postgres.ts';
 import { describeStore, sampleSpec } from './conformance.ts';
 
@@ -92,6 +95,61 @@ describe('PostgresStore (PostgreSQL only)', () => {
     );
     const running = (await first.listTaskRuns('r1')).filter((r) => r.state === 'running');
     assert.equal(running.length, 3);
+  });
+
+  it('a process paused inside a transaction does not block the others: the server ends its session, and it carries on when it wakes', async (t) => {
+    const { url } = await db.freshSchema();
+    const store = await openStore(url);
+    t.after(() => store.close());
+    await store.migrate();
+    // Claims that apply holds serialise on an advisory lock: the lock a paused scheduler
+    // would keep forever, were its session not ended.
+    const child = pausable(
+      url,
+      'for (;;) { await store.claimRuns({ owner: "paused", leaseMs: 60000, limit: 1, holds: true }); console.log("claimed"); }',
+    );
+    t.after(() => {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+    });
+    await waitForOutput(child, /claimed/);
+    await stopInsideTransaction(child, url);
+    // Blocks until the server ends the paused session (its store asked for 1 s).
+    const claimed = await store.claimRuns({
+      owner: 'awake',
+      leaseMs: 60_000,
+      limit: 1,
+      holds: true,
+    });
+    assert.deepEqual(claimed, []);
+    const next = waitForOutput(child, /claimed/);
+    child.kill('SIGCONT');
+    await next;
+    assert.equal(child.exitCode, null);
+  });
+
+  it('a process paused while it holds an exclusive lock loses it to another', async (t) => {
+    const { url } = await db.freshSchema();
+    const store = await openStore(url);
+    t.after(() => store.close());
+    await store.migrate();
+    const child = pausable(
+      url,
+      'const r = await store.exclusive("fire schedules", () => { console.log("held"); return new Promise((ok) => process.once("SIGCONT", () => ok("woke"))); }); console.log("work ended:", r); await store.close();',
+    );
+    t.after(() => child.kill('SIGKILL'));
+    await waitForOutput(child, /held/);
+    assert.equal(await store.exclusive('fire schedules', async () => 'mine'), undefined);
+    child.kill('SIGSTOP');
+    let got: string | undefined;
+    while (got === undefined) {
+      got = await store.exclusive('fire schedules', async () => 'mine');
+      if (got === undefined) await sleep(100);
+    }
+    assert.equal(got, 'mine');
+    const ended = waitForOutput(child, /work ended: woke/);
+    child.kill('SIGCONT');
+    await ended;
   });
 
   it('a malformed URL is store.url', async () => {
@@ -328,3 +386,43 @@ describe('PostgresStore (PostgreSQL only)', () => {
     await threeHeard;
   });
 });
+
+/** A node process with a PostgresStore on `url` (`store`) that runs `body`. */
+function pausable(url: string, body: string): ChildProcess {
+  const source = new URL('../../src/store/postgres/postgres-store.ts', import.meta.url).href;
+  const code = `import { PostgresStore } from ${JSON.stringify(source)};
+const store = new PostgresStore(${JSON.stringify(url)}, "x", { stuckSessionMs: 1000 });
+${body}`;
+  return spawn(process.execPath, ['--input-type=module', '-e', code], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/**
+ * SIGSTOPs `child` at a moment its session sits inside a transaction holding an advisory
+ * lock (as PostgreSQL sees it), trying again until it catches one.
+ */
+async function stopInsideTransaction(child: ChildProcess, url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    for (let tries = 0; tries < 200; tries++) {
+      child.kill('SIGSTOP');
+      // A statement the server was running when the client stopped finishes on its own.
+      for (let look = 0; look < 5; look++) {
+        const { rows } = await admin.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+           WHERE a.datname = current_database() AND a.state = 'idle in transaction'
+             AND l.locktype = 'advisory' AND l.granted`,
+        );
+        if (rows[0].n > 0) return;
+        await sleep(20);
+      }
+      child.kill('SIGCONT');
+      await sleep(Math.random() * 20);
+    }
+    throw new Error('never caught the child inside a transaction');
+  } finally {
+    await admin.end();
+  }
+}

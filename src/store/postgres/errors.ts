@@ -28,6 +28,8 @@ const TRANSIENT_SQLSTATES = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected
   '55P03', // lock_not_available
+  '25P03', // idle_in_transaction_session_timeout: the session was ended, a new one is fine
+  '57P05', // idle_session_timeout
   '53300', // too_many_connections
   '57P01', // admin_shutdown (pg_terminate_backend, fast shutdown)
   '57P02', // crash_shutdown

@@ -93,6 +93,14 @@ export interface PostgresStoreOptions {
   readonly retryForMs?: number;
   /** Told once when the server becomes unreachable and once when it is back. */
   readonly onConnection?: (event: ConnectionEvent) => void;
+  /**
+   * How long the server lets a session of this store sit inside a transaction, or hold an
+   * `exclusive` lock, without hearing from it before it ends the session and frees its
+   * locks. Default 5 s, a third of a scheduler's lease: a process paused (SIGSTOP, a
+   * frozen VM) mid-transaction must not block every other scheduler's claims past the
+   * lease that lets them take over its runs.
+   */
+  readonly stuckSessionMs?: number;
 }
 
 export type ConnectionEvent =
@@ -164,6 +172,7 @@ export class PostgresStore implements Store, CopyableStore {
   readonly #rawUrl: string;
   readonly #retryForMs: number;
   readonly #onConnection: ((e: ConnectionEvent) => void) | undefined;
+  readonly #stuckSessionMs: number;
   /** When the current outage began (0 when the server is reachable). */
   #downSince = 0;
   /** Nothing is retried before the first successful connection: a bad URL fails at once. */
@@ -174,6 +183,7 @@ export class PostgresStore implements Store, CopyableStore {
     this.#rawUrl = url;
     this.#retryForMs = options.retryForMs ?? 120_000;
     this.#onConnection = options.onConnection;
+    this.#stuckSessionMs = options.stuckSessionMs ?? 5000;
     this.#pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 4,
@@ -181,6 +191,7 @@ export class PostgresStore implements Store, CopyableStore {
       idleTimeoutMillis: 10_000,
       types,
       application_name: 'baton',
+      idle_in_transaction_session_timeout: this.#stuckSessionMs,
     });
     // An idle connection killed by a server restart emits here; without a listener the
     // process would die. The next query simply takes a new connection.
@@ -998,9 +1009,22 @@ export class PostgresStore implements Store, CopyableStore {
         `baton:${name}`,
       ]);
       if (!rows[0]?.got) return undefined;
+      // The lock's connection sits idle while `work` runs on others. It tells the server
+      // it is alive every third of the timeout; a paused holder goes quiet, the server
+      // ends its session, and the lock passes to another process.
+      // (PostgreSQL 14 and later; an older server just keeps the lock until it resumes.)
+      await c.query(`SET idle_session_timeout = ${this.#stuckSessionMs}`).catch(ignore);
+      const alive = setInterval(
+        () => void c.query('SELECT 1').catch(ignore),
+        Math.max(100, Math.floor(this.#stuckSessionMs / 3)),
+      );
       try {
         return await work();
       } finally {
+        clearInterval(alive);
+        await c.query('RESET idle_session_timeout').catch((e: Error) => {
+          broken = e;
+        });
         await c
           .query('SELECT pg_advisory_unlock(hashtext($1))', [`baton:${name}`])
           .catch((e: Error) => {
