@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { BatonError } from '../../src/spec/index.ts';
@@ -98,10 +98,7 @@ describe('PostgresStore (PostgreSQL only)', () => {
   });
 
   it('a process paused inside a transaction does not block the others: the server ends its session, and it carries on when it wakes', async (t) => {
-    const { url } = await db.freshSchema();
-    const store = await openStore(url);
-    t.after(() => store.close());
-    await store.migrate();
+    const { url, store } = await migratedSchema(t);
     // Claims that apply holds serialise on an advisory lock: the lock a paused scheduler
     // would keep forever, were its session not ended.
     const child = pausable(
@@ -129,10 +126,7 @@ describe('PostgresStore (PostgreSQL only)', () => {
   });
 
   it('a process paused while it holds an exclusive lock loses it to another', async (t) => {
-    const { url } = await db.freshSchema();
-    const store = await openStore(url);
-    t.after(() => store.close());
-    await store.migrate();
+    const { url, store } = await migratedSchema(t);
     const child = pausable(
       url,
       'const r = await store.exclusive("fire schedules", () => { console.log("held"); return new Promise((ok) => process.once("SIGCONT", () => ok("woke"))); }); console.log("work ended:", r); await store.close();',
@@ -386,6 +380,15 @@ describe('PostgresStore (PostgreSQL only)', () => {
     await threeHeard;
   });
 });
+
+/** A fresh, migrated schema and a store on it, closed after the test. */
+async function migratedSchema(t: TestContext): Promise<{ url: string; store: Store }> {
+  const { url } = await db.freshSchema();
+  const store = await openStore(url);
+  t.after(() => store.close());
+  await store.migrate();
+  return { url, store };
+}
 
 /** A node process with a PostgresStore on `url` (`store`) that runs `body`. */
 function pausable(url: string, body: string): ChildProcess {
