@@ -134,6 +134,8 @@ export async function startSchedulerFromOptions(
   }
 
   const store = await openStore(project.dbUrl, {
+    // A supervisor may start it while the database is still coming up: it waits, saying so.
+    waitForServer: true,
     onConnection: (e) => {
       if (e.state === 'lost')
         log('warn', 'database unreachable; retrying with backoff', {

@@ -103,6 +103,8 @@ export async function worker(
 
   if (!/^postgres(ql)?:\/\//i.test(url)) throw new NeedsPostgresError(redactUrl(url));
   const store = await openStore(url, {
+    // A supervisor may start it while the database is still coming up: it waits, saying so.
+    waitForServer: true,
     onConnection: (e) => {
       if (e.state === 'lost')
         log('warn', 'database unreachable; retrying with backoff', { during: e.what });

@@ -45,6 +45,8 @@ export interface OpenStoreOptions {
   readonly onConnection?: (event: ConnectionEvent) => void;
   /** PostgreSQL: most connections of this process (default 4). */
   readonly poolSize?: number;
+  /** PostgreSQL: a service waits for an unreachable server from the start (see PostgresStoreOptions). */
+  readonly waitForServer?: boolean;
 }
 
 /**

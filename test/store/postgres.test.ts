@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { connect, createServer, type Socket } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { BatonError } from '../../src/spec/index.ts';
 import { DISPATCH_CHANNEL, openStore, type Store, WORK_CHANNEL } from '../../src/store/index.ts';
-import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { type ConnectionEvent, PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { waitForOutput } from '../helpers/cli.ts';
 import { freePort, type TestDatabase, testDatabase } from '../helpers/postgres.ts';
 import { describeStore, sampleSpec } from './conformance.ts';
@@ -34,6 +35,51 @@ describe('PostgresStore (PostgreSQL only)', () => {
       return true;
     });
     await store.close();
+  });
+
+  it('a service store waits for a server that is not up yet, saying so, and goes on once it is', async (t) => {
+    const { url } = await db.freshSchema();
+    const real = new URL(url);
+    const port = await freePort();
+    const early = new URL(url);
+    early.host = `127.0.0.1:${port}`;
+    const events: ConnectionEvent[] = [];
+    let heard!: () => void;
+    const lost = new Promise<void>((resolve) => {
+      heard = resolve;
+    });
+    const store = new PostgresStore(early.toString(), 'x', {
+      waitForServer: true,
+      onConnection: (e) => {
+        events.push(e);
+        if (e.state === 'lost') heard();
+      },
+    });
+    t.after(() => store.close());
+    const migrated = store.migrate();
+    await lost;
+    // The server "comes up": a proxy to the real one opens on the port the store dials.
+    const sockets = new Set<Socket>();
+    const proxy = createServer((socket) => {
+      const upstream = connect(Number(real.port || 5432), real.hostname);
+      sockets.add(socket).add(upstream);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
+    t.after(
+      () =>
+        new Promise((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          proxy.close(resolve);
+        }),
+    );
+    assert.ok((await migrated).current > 0);
+    assert.deepEqual(
+      events.map((e) => e.state),
+      ['lost', 'restored'],
+    );
   });
 
   it('a database that does not exist is store.url with what to check', async () => {

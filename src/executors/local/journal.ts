@@ -1,11 +1,16 @@
 /**
- * Reading launcher journals (written by launcher.sh, one file per launcher, append-only):
+ * Reading launcher journals (written by launcher.py or launcher.sh, one file per launcher,
+ * append-only):
  * what adoption, relaunch checks and watched attempts know about attempts this process did
  * not see end. Live attempts never touch it: their launcher reports on its pipe.
  *
  * File `<journalDir>/<launcherPid>.<id>.journal`, one line per event:
- * - `S <token> <launcherPid> <taskPid>`: the task's process is about to exec the command.
- * - `F <token> <status>`: bash's `$?` (128+n when signal n killed the task).
+ * - `P <token> <launcherPid>` (launcher.py): about to spawn the task. From here it may have
+ *   run: an attempt with a P line and no S line is never started again, and once its
+ *   launcher is gone it is lost.
+ * - `S <token> <launcherPid> <taskPid>`: the task's process exists (launcher.sh: written
+ *   by that process just before it execs the command, so no P line is needed).
+ * - `F <token> <status>`: the shell's `$?` (128+n when signal n killed the task).
  * - `E <token> cd|log`: the workdir or the log could not be opened; nothing ran.
  * A line counts once its newline is there; a partial last line is read again next time.
  */
@@ -22,7 +27,7 @@ export interface JournalEntry {
   /** The journal file it is in. */
   readonly path: string;
   launcherPid: number;
-  /** 0 until an S line is read. */
+  /** 0 until an S line is read (a P line alone: the spawn may or may not have happened). */
   taskPid: number;
   /** null while no F or E line is read. */
   end: JournalEnd | null;
@@ -128,7 +133,8 @@ export class JournalIndex {
 
   #apply(path: string, file: JournalFile, line: string): void {
     const [kind, token, a, b] = line.split(' ');
-    if (token === undefined || (kind !== 'S' && kind !== 'F' && kind !== 'E')) return;
+    if (token === undefined || (kind !== 'S' && kind !== 'F' && kind !== 'E' && kind !== 'P'))
+      return;
     let entry = this.#byToken.get(token);
     if (!entry) {
       entry = {
@@ -143,7 +149,8 @@ export class JournalIndex {
       this.#byKey.set(tokenKey(token), entry);
       file.entries.push(entry);
     }
-    if (kind === 'S') {
+    if (kind === 'P') entry.launcherPid = Number(a);
+    else if (kind === 'S') {
       entry.launcherPid = Number(a);
       entry.taskPid = Number(b);
     } else if (kind === 'F') entry.end = Number(a);

@@ -4,7 +4,7 @@
  */
 
 import type { ResolvedTask } from '../executor.ts';
-import { encodeRecord } from './launcher.ts';
+import { encodeRecord, type LauncherKind } from './launcher.ts';
 import { isEnvName, shellQuote } from './shell-quote.ts';
 
 /**
@@ -23,16 +23,55 @@ export function attemptKey(task: ResolvedTask): string {
 }
 
 /**
- * The launcher record for `task`: where to run, what to log, and the snippet the task's
- * process execs (its environment, `BATON_ATTEMPT_TOKEN` included). Throws, with a message
- * for the user, on what no shell can carry (NUL bytes, invalid names, empty argv).
+ * The launcher record for `task`: where to run, what to log, and what the task's process
+ * execs with which environment (`BATON_ATTEMPT_TOKEN` included), in the form `kind` reads.
+ * Throws, with a message for the user, on what no process can carry (NUL bytes, invalid
+ * names, empty argv).
  */
-export function launchRecord(task: ResolvedTask, token: string, bashEnv?: string): string {
-  // bash would source BASH_ENV when the launcher starts, so the executor's own comes back
-  // here, unless the task sets one.
+export function launchRecord(
+  task: ResolvedTask,
+  token: string,
+  kind: LauncherKind,
+  bashEnv?: string,
+): string {
+  // The executor's own BASH_ENV is kept from the launcher (bash would source it when the
+  // launcher starts) and given back to the task, unless the task sets one.
   const bash = task.env.BASH_ENV ?? bashEnv;
+  return kind === 'python3' ? jsonRecord(task, token, bash) : shellRecord(task, token, bash);
+}
+
+function jsonRecord(task: ResolvedTask, token: string, bashEnv: string | undefined): string {
+  const env: Record<string, string> = {};
+  if (bashEnv !== undefined) env.BASH_ENV = noNul(bashEnv, 'environment variable BASH_ENV');
+  for (const key in task.env) {
+    if (key === 'BASH_ENV' || key === 'BATON_ATTEMPT_TOKEN') continue;
+    if (!isEnvName(key))
+      throw new Error(`invalid environment variable name ${JSON.stringify(key)}`);
+    env[key] = noNul(task.env[key] as string, `environment variable ${key}`);
+  }
+  env.BATON_ATTEMPT_TOKEN = token;
+  let argv: string[];
+  if (task.command.kind === 'shell') {
+    argv = ['/bin/sh', '-c', noNul(task.command.script, 'the script')];
+  } else {
+    if (task.command.argv.length === 0) throw new Error('empty argv: nothing to run');
+    argv = task.command.argv.map((arg, i) => noNul(arg, `argv[${i}]`));
+  }
+  return encodeRecord(
+    JSON.stringify({
+      i: task.taskRunId,
+      k: token,
+      w: noNul(task.workdir, 'workdir'),
+      l: noNul(task.logPath, 'logPath'),
+      e: env,
+      a: argv,
+    }),
+  );
+}
+
+function shellRecord(task: ResolvedTask, token: string, bashEnv: string | undefined): string {
   let exports =
-    bash === undefined ? '' : `BASH_ENV=${quote(bash, 'environment variable BASH_ENV')} `;
+    bashEnv === undefined ? '' : `BASH_ENV=${quote(bashEnv, 'environment variable BASH_ENV')} `;
   for (const key in task.env) {
     if (key === 'BASH_ENV' || key === 'BATON_ATTEMPT_TOKEN') continue;
     if (!isEnvName(key))
@@ -53,6 +92,15 @@ export function launchRecord(task: ResolvedTask, token: string, bashEnv?: string
     `i=${task.taskRunId} l=${quote(task.logPath, 'logPath')} w=${quote(task.workdir, 'workdir')} ` +
     `k=${token} c=${shellQuote(`export ${exports}; ${command}`)}`;
   return encodeRecord(body);
+}
+
+/**
+ * `value`, refused with the message shellQuote gives when it holds a NUL byte; a lone
+ * surrogate becomes U+FFFD, as shellQuote's UTF-8 encoding makes it.
+ */
+function noNul(value: string, what: string): string {
+  if (value.includes('\0')) quote(value, what);
+  return value.toWellFormed();
 }
 
 function quote(value: string, what: string): string {

@@ -1,26 +1,70 @@
 /**
- * One launcher process (`launcher.sh`): a long-lived bash that starts one task at a time
- * and stays its parent, so it can journal the task's end even after Node is gone.
+ * One launcher process: a long-lived program that starts one task at a time and stays its
+ * parent, so it can journal the task's end even after Node is gone. Two speak the same
+ * protocol: `launcher.py` (python3, spawns with posix_spawn: the default where python3 is)
+ * and `launcher.sh` (bash, forks: everywhere else). Each file describes its own side.
  *
  * Protocol (pipes; Node writes stdin, reads stdout; the journal format is in journal.ts):
- * - Node → launcher: `<8 hex digits: length><record>`, the record being bash assignments
- *   `i=<taskRunId> l=<logPath> w=<workdir> k=<token> c=<snippet>`, every value quoted by
- *   `shellQuote` (printable ASCII only). The launcher `eval`s it, `cd`s, opens the log with
- *   O_APPEND and forks the task as its own process group; the task's subshell journals `S`
- *   and `eval`s the snippet (`export …; exec …`).
- * - launcher → Node, one line each: `S <id> <launcherPid> <taskPid>` after the fork;
- *   bash's `times` (its own and its children's CPU time, cumulative) and then
+ * - Node → launcher: `<8 hex digits: byte length><record>` (see launch-record.ts): bash
+ *   assignments for launcher.sh, JSON for launcher.py. The launcher `cd`s, opens the log
+ *   with O_APPEND and starts the task as its own process group.
+ * - launcher → Node, one line each: `S <id> <launcherPid> <taskPid>` once started;
+ *   `<user> <sys>` (its children's CPU time so far, as bash's `times` prints it) and then
  *   `F <id> <status>` once the task was reaped and the F line journaled;
  *   `E <id> cd|log` when the workdir or the log could not be opened (E line journaled).
  * - EOF on stdin: the launcher finishes the task in hand, then exits.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LauncherCgroup } from './task-cgroups.ts';
 
-/** Where the bash side of the protocol lives. */
-export const launcherScript = fileURLToPath(new URL('./launcher.sh', import.meta.url));
+/** Which launcher program starts the tasks. */
+export type LauncherKind = 'python3' | 'bash';
+
+const scripts: Record<LauncherKind, string> = {
+  python3: fileURLToPath(new URL('./launcher.py', import.meta.url)),
+  bash: fileURLToPath(new URL('./launcher.sh', import.meta.url)),
+};
+
+// -I: no user site, no PYTHON* variables; -S: no site module (half the start-up time).
+const pythonFlags = ['-I', '-S'];
+
+let python3Usable: boolean | undefined;
+
+/**
+ * The launcher to use: `requested` (from the executor's options or BATON_LAUNCHER), or by
+ * default python3 when a python3 ≥ 3.8 with its json module (Debian's python3-minimal
+ * lacks it) is on PATH (checked once per process), else bash.
+ * Throws, naming the setting, on an unknown kind or a python3 that cannot be used.
+ */
+export function chooseLauncher(requested: string | undefined, setting: string): LauncherKind {
+  if (requested !== undefined && requested !== '' && requested !== 'auto') {
+    if (requested === 'bash') return 'bash';
+    if (requested !== 'python3')
+      throw new Error(`${setting} is ${JSON.stringify(requested)}: use python3, bash or auto`);
+    if (!hasPython3())
+      throw new Error(
+        `${setting} asks for the python3 launcher, but no python3 ≥ 3.8 runs from PATH (install python3, or use bash)`,
+      );
+    return 'python3';
+  }
+  return hasPython3() ? 'python3' : 'bash';
+}
+
+function hasPython3(): boolean {
+  python3Usable ??=
+    spawnSync(
+      'python3',
+      [
+        ...pythonFlags,
+        '-c',
+        'import json, os, sys; sys.exit(sys.version_info < (3, 8) or not hasattr(os, "posix_spawn"))',
+      ],
+      { stdio: 'ignore', timeout: 10_000 },
+    ).status === 0;
+  return python3Usable;
+}
 
 /** What a launcher reports; `exited` comes once, when the process is gone. */
 export interface LauncherReports {
@@ -31,12 +75,12 @@ export interface LauncherReports {
   exited(launcher: Launcher): void;
 }
 
-/** Encodes one record: 8 hex digits of byte length (the body is ASCII), then the body. */
+/** Encodes one record: 8 hex digits of its UTF-8 byte length, then the body. */
 export function encodeRecord(body: string): string {
-  return body.length.toString(16).padStart(8, '0') + body;
+  return Buffer.byteLength(body).toString(16).padStart(8, '0') + body;
 }
 
-/** A running launcher.sh and the task it is busy with (null when idle). */
+/** A running launcher and the task it is busy with (null when idle). */
 export class Launcher {
   readonly #child: ChildProcess;
   readonly #reports: LauncherReports;
@@ -50,22 +94,32 @@ export class Launcher {
   /** Its memory cgroup, when the executor could make one (see task-cgroups.ts). */
   cgroup: LauncherCgroup | null = null;
 
-  /** Its journal, `<journalDir>/<pid>.<id>.journal` ('' if bash could not be started). */
+  /** Its journal, `<journalDir>/<pid>.<id>.journal` ('' if it could not be started). */
   readonly journalPath: string;
 
+  readonly kind: LauncherKind;
+
   /**
-   * Starts `bash launcher.sh` in a session of its own (`detached`), so Ctrl-C on the
-   * terminal reaches neither it nor its tasks: the scheduler cancels tasks itself. `id`
+   * Starts the launcher in a session of its own (`detached`), so Ctrl-C on the terminal
+   * reaches neither it nor its tasks: the scheduler cancels tasks itself. `id`
    * ([0-9a-z]+) makes the journal's name unique even when a pid is reused.
    */
-  constructor(env: NodeJS.ProcessEnv, journalDir: string, id: string, reports: LauncherReports) {
+  constructor(
+    kind: LauncherKind,
+    env: NodeJS.ProcessEnv,
+    journalDir: string,
+    id: string,
+    reports: LauncherReports,
+  ) {
+    this.kind = kind;
     this.#reports = reports;
-    this.#child = spawn('bash', [launcherScript, journalDir, id], {
+    const args = [scripts[kind], journalDir, id];
+    this.#child = spawn(kind, kind === 'python3' ? [...pythonFlags, ...args] : args, {
       stdio: ['pipe', 'pipe', 'ignore'],
       detached: true,
       env,
     });
-    // bash is exec'd directly, so its `$$` is this pid.
+    // The interpreter is exec'd directly, so the pid it knows itself by is this one.
     this.journalPath = this.#child.pid ? `${journalDir}/${this.#child.pid}.${id}.journal` : '';
     this.#child.stdout?.setEncoding('latin1');
     this.#child.stdout?.on('data', (chunk: string) => this.#onData(chunk));
@@ -75,7 +129,7 @@ export class Launcher {
     this.#child.on('close', () => this.#onExit());
   }
 
-  /** The launcher's pid (0 if bash could not be started). */
+  /** The launcher's pid (0 if its interpreter could not be started). */
   get pid(): number {
     return this.#child.pid ?? 0;
   }

@@ -26,7 +26,7 @@ import type {
 } from '../executor.ts';
 import { type JournalEnd, type JournalEntry, JournalIndex } from './journal.ts';
 import { attemptKey, launchRecord } from './launch-record.ts';
-import { Launcher, type LauncherReports } from './launcher.ts';
+import { chooseLauncher, Launcher, type LauncherKind, type LauncherReports } from './launcher.ts';
 import { defaultLogCapBytes, enforceLogCap } from './log-cap.ts';
 import { type Reservation, ResourceBudget, reservationOf } from './resource-budget.ts';
 import { TaskCgroups } from './task-cgroups.ts';
@@ -64,6 +64,12 @@ export interface LocalExecutorOptions {
   readonly name?: string;
   /** Environment the tasks start from (task env is added). Default `process.env`. */
   readonly baseEnv?: NodeJS.ProcessEnv;
+  /**
+   * The program that starts tasks (see launcher.ts): `python3` (posix_spawn, about half
+   * the CPU a task), `bash` (fork), or `auto`. Default: `BATON_LAUNCHER`, else `auto`,
+   * which takes python3 when a python3 ≥ 3.8 is on PATH.
+   */
+  readonly launcher?: string;
 }
 
 type AttemptState = 'queued' | 'sent' | 'running' | 'watched';
@@ -131,6 +137,7 @@ class LocalExecutor implements Executor, LauncherReports {
   readonly #logCapBytes: number;
   readonly #env: NodeJS.ProcessEnv;
   readonly #bashEnv: string | undefined;
+  readonly #launcherKind: LauncherKind;
   readonly #journalDir: string;
   /** Journals of launchers of other processes (and of ours that died busy). */
   readonly #journals: JournalIndex;
@@ -169,6 +176,10 @@ class LocalExecutor implements Executor, LauncherReports {
     this.#bashEnv = env.BASH_ENV;
     delete env.BASH_ENV;
     this.#env = env;
+    this.#launcherKind =
+      options.launcher !== undefined
+        ? chooseLauncher(options.launcher, "the local executor's launcher option")
+        : chooseLauncher(process.env.BATON_LAUNCHER, 'BATON_LAUNCHER');
     this.#journalDir = options.journalDir;
     mkdirSync(this.#journalDir, { recursive: true });
     this.#journals = new JournalIndex(this.#journalDir);
@@ -321,7 +332,7 @@ class LocalExecutor implements Executor, LauncherReports {
           exitCode: null,
           message: launcher.pid
             ? `the launcher cannot write its journal in ${this.#journalDir}`
-            : 'cannot start bash for the launcher (is bash on PATH?)',
+            : `cannot start ${launcher.kind} for the launcher (is ${launcher.kind} on PATH?)`,
         });
       } else {
         // The task may outlive its launcher; follow it through the journal, the way
@@ -359,7 +370,7 @@ class LocalExecutor implements Executor, LauncherReports {
       const taskRunId = attempt.task.taskRunId;
       let record: string;
       try {
-        record = launchRecord(attempt.task, attempt.token, this.#bashEnv);
+        record = launchRecord(attempt.task, attempt.token, this.#launcherKind, this.#bashEnv);
       } catch (error) {
         this.#finish(attempt, {
           reason: 'launch_error',
@@ -383,7 +394,7 @@ class LocalExecutor implements Executor, LauncherReports {
 
   #spawnLauncher(): Launcher {
     const id = this.#unique();
-    const launcher = new Launcher(this.#env, this.#journalDir, id, this);
+    const launcher = new Launcher(this.#launcherKind, this.#env, this.#journalDir, id, this);
     // Before any record is sent: the launcher's tasks are born in its cgroup.
     if (this.#cgroups && launcher.pid)
       launcher.cgroup = this.#cgroups.forLauncher(id, launcher.pid);
@@ -539,17 +550,18 @@ class LocalExecutor implements Executor, LauncherReports {
       (token === undefined ? undefined : this.#journals.byToken(token)) ??
       this.#journals.byKey(attemptKey(task));
     let entry = find();
-    // The task's own process writes its S line just after the fork, and a launcher that
-    // took the record before its scheduler died may fork a moment later: on a busy
-    // machine the line can trail the launcher's report (or the death) by a while. Look
-    // again for a short grace before concluding the attempt never started or was lost.
+    // The first line of an attempt (launcher.py's P, or launcher.sh's S from the task's
+    // own process) comes as it starts, and a launcher that took the record before its
+    // scheduler died may start it a moment later: on a busy machine the line can trail
+    // the launcher's report (or the death) by a while. Look again for a short grace
+    // before concluding the attempt never started or was lost.
     for (let waitedMs = 0; !entry && waitedMs < adoptGraceMs; waitedMs += 50) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       this.#journals.scan(this.#ownJournals);
       entry = find();
     }
     if (!entry) {
-      // No line at all: its task's process never reached exec. With a handle, though, the
+      // No line at all: the task never started. With a handle, though, the
       // scheduler saw it start, so its journal is gone and nobody can tell.
       if (!handle) return { taskRunId, status: 'not_started' };
       return {
@@ -577,7 +589,9 @@ class LocalExecutor implements Executor, LauncherReports {
         return {
           taskRunId,
           status: 'lost',
-          message: `process ${entry.taskPid} is not running attempt ${entry.token} and its launcher journaled no end`,
+          message: entry.taskPid
+            ? `process ${entry.taskPid} is not running attempt ${entry.token} and its launcher journaled no end`
+            : `the launcher died while starting attempt ${entry.token}; it may have run, so it is not started again`,
         };
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -608,7 +622,7 @@ class LocalExecutor implements Executor, LauncherReports {
     if (now - attempt.missingSince >= endLineGraceMs) {
       const message = attempt.taskPid
         ? `process ${attempt.taskPid} ended and its launcher journaled no end (the launcher died)`
-        : 'the launcher died before starting the task';
+        : 'the launcher died while starting the task; it may have run, so it is not started again';
       this.#finish(attempt, { reason: 'lost', exitCode: null, message });
     }
   }

@@ -81,7 +81,7 @@ import type {
   TaskState,
 } from '../types.ts';
 import { TERMINAL_RUN_STATES } from '../types.ts';
-import { isTransient, toPgStoreError } from './errors.ts';
+import { isTransient, isUnreachable, toPgStoreError } from './errors.ts';
 import { listen } from './listener.ts';
 import { PG_LATEST_VERSION, PG_MIGRATIONS } from './migrations.ts';
 import * as queue from './work-queue.ts';
@@ -101,6 +101,14 @@ export interface PostgresStoreOptions {
    * lease that lets them take over its runs.
    */
   readonly stuckSessionMs?: number;
+  /**
+   * Wait for an unreachable server from the very first connection, as after it, instead
+   * of failing at once. For services (a scheduler, a worker) that a supervisor may start
+   * while the database is still starting or restarting; a one-shot command keeps failing
+   * at once, so a wrong host or port is said without delay. Bad credentials or a missing
+   * database fail at once either way.
+   */
+  readonly waitForServer?: boolean;
 }
 
 export type ConnectionEvent =
@@ -173,9 +181,13 @@ export class PostgresStore implements Store, CopyableStore {
   readonly #retryForMs: number;
   readonly #onConnection: ((e: ConnectionEvent) => void) | undefined;
   readonly #stuckSessionMs: number;
+  readonly #waitForServer: boolean;
   /** When the current outage began (0 when the server is reachable). */
   #downSince = 0;
-  /** Nothing is retried before the first successful connection: a bad URL fails at once. */
+  /**
+   * Nothing is retried before the first successful connection (unless `waitForServer`):
+   * a bad URL fails at once.
+   */
   #everConnected = false;
 
   constructor(url: string, redacted: string, options: PostgresStoreOptions = {}) {
@@ -184,6 +196,7 @@ export class PostgresStore implements Store, CopyableStore {
     this.#retryForMs = options.retryForMs ?? 120_000;
     this.#onConnection = options.onConnection;
     this.#stuckSessionMs = options.stuckSessionMs ?? 5000;
+    this.#waitForServer = options.waitForServer ?? false;
     this.#pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 4,
@@ -1655,7 +1668,8 @@ export class PostgresStore implements Store, CopyableStore {
         }
         return result;
       } catch (e) {
-        if (!this.#everConnected || !isTransient(e)) throw toPgStoreError(e, this.url, what);
+        const waiting = this.#everConnected || (this.#waitForServer && isUnreachable(e));
+        if (!waiting || !isTransient(e)) throw toPgStoreError(e, this.url, what);
         const now = Date.now();
         if (firstFailure === 0) firstFailure = now;
         if (now - firstFailure > this.#retryForMs) throw toPgStoreError(e, this.url, what);
