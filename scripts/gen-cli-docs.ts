@@ -22,6 +22,10 @@ const text = [
   'Exit status: 0 success, 1 a run failed, 2 bad input (flags, flow files, parameters, unknown',
   'names), 130 cancelled, 70 an internal error (a bug: please report it).',
   '',
+  'Environment: `BATON_DB` (above); `BATON_LAUNCHER=auto|python3|bash`, the program the local',
+  'executor starts tasks with: `auto` (the default) takes python3 (posix_spawn, the faster) and',
+  'falls back to bash when no python3 ≥ 3.8 with its json module runs from PATH.',
+  '',
   ...COMMANDS.flatMap(([def]) => [`## baton ${def.name}`, '', '```', helpText(def), '```', '']),
 ].join('\n');
 

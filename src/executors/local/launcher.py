@@ -24,10 +24,18 @@
 #      `F <id> <status>`; `E <id> cd|log`. A command that cannot be executed reports only
 #      the F line (no process ever ran).
 
-import json
 import os
-import signal
 import sys
+
+# Exit 3 (UNUSABLE_PYTHON_STATUS in launcher.ts) before anything else when this python3
+# cannot run the launcher: the executor then falls back to launcher.sh.
+if sys.version_info < (3, 8) or not hasattr(os, "posix_spawn"):
+    sys.exit(3)
+try:
+    import json
+    import signal
+except ImportError:  # Debian's python3-minimal has no json
+    sys.exit(3)
 
 APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 # The task starts with default dispositions for what Python itself ignores, and with no

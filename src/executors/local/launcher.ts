@@ -15,7 +15,7 @@
  * - EOF on stdin: the launcher finishes the task in hand, then exits.
  */
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LauncherCgroup } from './task-cgroups.ts';
 
@@ -30,40 +30,24 @@ const scripts: Record<LauncherKind, string> = {
 // -I: no user site, no PYTHON* variables; -S: no site module (half the start-up time).
 const pythonFlags = ['-I', '-S'];
 
-let python3Usable: boolean | undefined;
+/** launcher.py's exit status when this python3 cannot run it (too old, no json module). */
+export const UNUSABLE_PYTHON_STATUS = 3;
 
 /**
- * The launcher to use: `requested` (from the executor's options or BATON_LAUNCHER), or by
- * default python3 when a python3 ≥ 3.8 with its json module (Debian's python3-minimal
- * lacks it) is on PATH (checked once per process), else bash.
- * Throws, naming the setting, on an unknown kind or a python3 that cannot be used.
+ * Which launcher to start: `requested` (from the executor's options or BATON_LAUNCHER) or,
+ * by default (`auto`), python3 with bash as the fallback should python3 turn out missing
+ * or unusable when the first launcher starts (nothing is probed up front: a probe would
+ * cost every `baton run` a python3 start-up). Throws, naming the setting, on an unknown
+ * value.
  */
-export function chooseLauncher(requested: string | undefined, setting: string): LauncherKind {
-  if (requested !== undefined && requested !== '' && requested !== 'auto') {
-    if (requested === 'bash') return 'bash';
-    if (requested !== 'python3')
-      throw new Error(`${setting} is ${JSON.stringify(requested)}: use python3, bash or auto`);
-    if (!hasPython3())
-      throw new Error(
-        `${setting} asks for the python3 launcher, but no python3 ≥ 3.8 runs from PATH (install python3, or use bash)`,
-      );
-    return 'python3';
-  }
-  return hasPython3() ? 'python3' : 'bash';
-}
-
-function hasPython3(): boolean {
-  python3Usable ??=
-    spawnSync(
-      'python3',
-      [
-        ...pythonFlags,
-        '-c',
-        'import json, os, sys; sys.exit(sys.version_info < (3, 8) or not hasattr(os, "posix_spawn"))',
-      ],
-      { stdio: 'ignore', timeout: 10_000 },
-    ).status === 0;
-  return python3Usable;
+export function chooseLauncher(
+  requested: string | undefined,
+  setting: string,
+): { readonly kind: LauncherKind; readonly fallback: boolean } {
+  if (requested === undefined || requested === '' || requested === 'auto')
+    return { kind: 'python3', fallback: true };
+  if (requested === 'bash' || requested === 'python3') return { kind: requested, fallback: false };
+  throw new Error(`${setting} is ${JSON.stringify(requested)}: use python3, bash or auto`);
 }
 
 /** What a launcher reports; `exited` comes once, when the process is gone. */
@@ -86,6 +70,10 @@ export class Launcher {
   readonly #reports: LauncherReports;
   #pending = '';
   #exited = false;
+  /** Whether it ever printed a line (an unusable python3 exits before any). */
+  #spoke = false;
+  /** True once gone because its interpreter is missing or cannot run the launcher. */
+  unusable = false;
   /** Children's CPU time (ms) in the launcher's last `times` report, and the one before. */
   #childrenCpuMs: number | undefined;
   #childrenCpuMsBefore = 0;
@@ -125,8 +113,15 @@ export class Launcher {
     this.#child.stdout?.on('data', (chunk: string) => this.#onData(chunk));
     // A write after the launcher died fails with EPIPE; its exit is reported below.
     this.#child.stdin?.on('error', () => {});
-    this.#child.on('error', () => this.#onExit());
-    this.#child.on('close', () => this.#onExit());
+    // Spawn failures (ENOENT: no such interpreter on PATH) come as 'error', not 'close'.
+    this.#child.on('error', () => {
+      this.unusable = !this.#spoke;
+      this.#onExit();
+    });
+    this.#child.on('close', (code) => {
+      this.unusable ||= !this.#spoke && kind === 'python3' && code === UNUSABLE_PYTHON_STATUS;
+      this.#onExit();
+    });
   }
 
   /** The launcher's pid (0 if its interpreter could not be started). */
@@ -167,6 +162,7 @@ export class Launcher {
   }
 
   #onLine(line: string): void {
+    this.#spoke = true;
     const [kind, id, a, b] = line.split(' ');
     const taskRunId = Number(id);
     if (kind === 'S') this.#reports.started(taskRunId, Number(a), Number(b));

@@ -137,7 +137,9 @@ class LocalExecutor implements Executor, LauncherReports {
   readonly #logCapBytes: number;
   readonly #env: NodeJS.ProcessEnv;
   readonly #bashEnv: string | undefined;
-  readonly #launcherKind: LauncherKind;
+  /** python3 until it proves missing or unusable and bash may stand in (`#fallback`). */
+  #launcherKind: LauncherKind;
+  readonly #fallback: boolean;
   readonly #journalDir: string;
   /** Journals of launchers of other processes (and of ours that died busy). */
   readonly #journals: JournalIndex;
@@ -176,10 +178,12 @@ class LocalExecutor implements Executor, LauncherReports {
     this.#bashEnv = env.BASH_ENV;
     delete env.BASH_ENV;
     this.#env = env;
-    this.#launcherKind =
+    const launcher =
       options.launcher !== undefined
         ? chooseLauncher(options.launcher, "the local executor's launcher option")
         : chooseLauncher(process.env.BATON_LAUNCHER, 'BATON_LAUNCHER');
+    this.#launcherKind = launcher.kind;
+    this.#fallback = launcher.fallback;
     this.#journalDir = options.journalDir;
     mkdirSync(this.#journalDir, { recursive: true });
     this.#journals = new JournalIndex(this.#journalDir);
@@ -325,14 +329,20 @@ class LocalExecutor implements Executor, LauncherReports {
     const at = this.#idle.indexOf(launcher);
     if (at !== -1) this.#idle.splice(at, 1);
     const attempt = launcher.busyWith === null ? undefined : this.#attempts.get(launcher.busyWith);
-    if (attempt && attempt.launcher === launcher) {
+    if (launcher.unusable && launcher.kind === 'python3' && this.#fallback) {
+      // No python3 that can run launcher.py: bash starts this attempt and every later one.
+      this.#launcherKind = 'bash';
+      if (attempt && attempt.launcher === launcher) this.#requeue(attempt);
+    } else if (attempt && attempt.launcher === launcher) {
       if (attempt.state === 'sent' && !journalExists(launcher.journalPath)) {
         this.#finish(attempt, {
           reason: 'launch_error',
           exitCode: null,
-          message: launcher.pid
+          message: !launcher.unusable
             ? `the launcher cannot write its journal in ${this.#journalDir}`
-            : `cannot start ${launcher.kind} for the launcher (is ${launcher.kind} on PATH?)`,
+            : launcher.kind === 'python3'
+              ? 'python3 is not on PATH or cannot run the launcher (it needs Python 3.8 or newer with its json module); install it, or set BATON_LAUNCHER=bash'
+              : `cannot start ${launcher.kind} for the launcher (is ${launcher.kind} on PATH?)`,
         });
       } else {
         // The task may outlive its launcher; follow it through the journal, the way
@@ -401,6 +411,15 @@ class LocalExecutor implements Executor, LauncherReports {
     this.#launchers.add(launcher);
     if (launcher.journalPath) this.#ownJournals.add(launcher.journalPath);
     return launcher;
+  }
+
+  /** Puts an attempt its launcher never started back at the head of the queue. */
+  #requeue(attempt: Attempt): void {
+    attempt.state = 'queued';
+    attempt.launcher = null;
+    attempt.journalPath = '';
+    if (this.#live.delete(attempt)) this.#budget.give(attempt.reservation);
+    this.#queue.splice(this.#queueHead, 0, attempt.task.taskRunId);
   }
 
   #release(launcher: Launcher | null): void {
