@@ -1,4 +1,4 @@
-import { NotFoundError, UsageError } from '../spec/index.ts';
+import { NotFoundError, POOL_PATTERN, UsageError } from '../spec/index.ts';
 import type { PoolUsage } from '../store/index.ts';
 import { type CommandDef, DB_OPTION, JSON_OPTION } from './args.ts';
 import { table } from './format.ts';
@@ -37,7 +37,7 @@ export async function pools(
 /** A pool name as a flow's `pool:` can write it: visible text, no spaces. */
 function poolName(name: string | undefined, usage: string): string {
   if (name === undefined || name === '') throw new UsageError(`baton pools ${usage}: missing NAME`);
-  if (!/^[^\s\p{Cc}]{1,100}$/u.test(name))
+  if (!POOL_PATTERN.test(name))
     throw new UsageError(
       `baton pools: invalid pool name ${JSON.stringify(name)}: up to 100 characters, no spaces or control characters`,
     );

@@ -51,7 +51,7 @@ const EXPECTED: Readonly<Record<string, string>> = {
   retry_backoff: 'a number of at least 1',
   timeout: DURATION,
   ttl: DURATION,
-  pool: 'a string',
+  pool: 'a pool name: up to 100 characters, no spaces or control characters',
   priority: 'an integer',
   map: 'an expression "${{ … }}" or a list',
   max_parallel: 'a positive integer',

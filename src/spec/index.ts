@@ -12,6 +12,7 @@ export {
   flowSchema,
   ID_PATTERN,
   type ParamFile,
+  POOL_PATTERN,
   QUEUE_PATTERN,
   type TaskFile,
   TRIGGER_RULES,

@@ -13,6 +13,8 @@ import { z } from 'zod';
 export const ID_PATTERN = /^[a-z][a-z0-9_-]*$/;
 /** A worker queue name: the same shape as ids, so a comma list on the command line is unambiguous. */
 export const QUEUE_PATTERN = /^[a-z][a-z0-9_-]*$/;
+/** A pool name: visible text up to 100 characters, no spaces (what `baton pools set` takes). */
+export const POOL_PATTERN = /^[^\s\p{Cc}]{1,100}$/u;
 /** Durations: `90s`, `15m`, `1h30m`, `2d`, `500ms`, or a bare number of seconds. */
 export const DURATION_PATTERN = /^(\d+(\.\d+)?(ms|s|m|h|d))+$/;
 
@@ -182,7 +184,7 @@ export const taskSchema = z
       .optional()
       .meta({ description: 'When the task may run, given its upstreams. Default all_success.' }),
     ...retrySchema,
-    pool: z.string().optional().meta({
+    pool: z.string().regex(POOL_PATTERN).optional().meta({
       description:
         'Name of a pool (baton pools set NAME SLOTS) whose slots limit how many of its task runs run at once, across runs and schedulers.',
     }),
@@ -272,7 +274,7 @@ export const flowSchema = z
         env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
         workdir: z.string().optional(),
         image: z.string().optional(),
-        pool: z.string().optional(),
+        pool: z.string().regex(POOL_PATTERN).optional(),
         executor: z.enum(['sequential', 'local', 'kubernetes', 'worker']).optional(),
         queue: z.string().regex(QUEUE_PATTERN).optional(),
         kubernetes: kubernetesSchema.optional(),
