@@ -977,16 +977,9 @@ export class RunController {
     /** The task exited 0 but broke the contract (`message` says how): a failure. */
     broken = false,
   ): void {
-    this.#inFlight--;
-    unit.node.running--;
+    this.#leavePlace(unit);
     // This attempt's slot frees with the write below: the next unit of the pool may ask.
     if (unit.node.spec.pool !== undefined) this.#releasePool(unit.node.spec.pool, 1);
-    const lane = unit.node.lane;
-    if (lane) {
-      lane.inFlight--;
-      const next = lane.parked.shift();
-      if (next) this.#ready.push(next);
-    }
     const files = this.#files(unit);
     let state: TaskState;
     const patch: { -readonly [K in keyof TaskRunPatch]: TaskRunPatch[K] } = { exitCode };
@@ -1051,7 +1044,6 @@ export class RunController {
     } else {
       this.#moveUnit(unit, 'running', state, patch);
     }
-    this.#unpark(unit.node);
   }
 
   #armRetry(unit: Unit, retryAt: number | null): void {
@@ -1126,9 +1118,21 @@ export class RunController {
     }
   }
 
-  #unpark(node: TaskNode): void {
-    const unit = node.parked.shift();
-    if (unit) this.#ready.push(unit);
+  /**
+   * A unit marked running gives its place back (the run's parallelism, its lane's slots,
+   * its task's max_parallel): the next unit parked for the lane or the task may go.
+   */
+  #leavePlace(unit: Unit): void {
+    this.#inFlight--;
+    unit.node.running--;
+    const lane = unit.node.lane;
+    if (lane) {
+      lane.inFlight--;
+      const next = lane.parked.shift();
+      if (next) this.#ready.push(next);
+    }
+    const next = unit.node.parked.shift();
+    if (next) this.#ready.push(next);
   }
 
   // --- launching and writing -----------------------------------------------------------
@@ -1263,17 +1267,9 @@ export class RunController {
    * in its pool's queue, with the reason on its row, until a slot may have freed.
    */
   #poolRefused(unit: Unit, refusal: PoolRefusal, waited: string | null): void {
-    this.#inFlight--;
-    unit.node.running--;
-    const lane = unit.node.lane;
-    if (lane) {
-      lane.inFlight--;
-      // The place it took in its lane or under max_parallel is free again: a unit parked
-      // for it must not wait for this one, which may wait for its pool a long time.
-      const next = lane.parked.shift();
-      if (next) this.#ready.push(next);
-    }
-    this.#unpark(unit.node);
+    // A unit parked for its place must not wait for this one, which may wait for its pool
+    // a long time.
+    this.#leavePlace(unit);
     unit.state = 'queued';
     if (this.#cancelling) {
       this.#moveUnit(unit, 'queued', 'cancelled', {});
