@@ -11,10 +11,11 @@ import {
   createSequentialExecutor,
   withTimeouts,
 } from '../../src/executors/index.ts';
-import { createRun, driveRun, saveFlow } from '../../src/scheduler/index.ts';
-import { parseFlow, resolveParams } from '../../src/spec/index.ts';
+import { driveRun } from '../../src/scheduler/index.ts';
+import { parseFlow } from '../../src/spec/index.ts';
 import { openStore } from '../../src/store/index.ts';
 import { tempRoot } from '../executors/helpers.ts';
+import { queueRun } from '../helpers/runs.ts';
 
 test('three tasks waiting for the sequential executor leave the local slot to a local task', {
   timeout: 60_000,
@@ -45,13 +46,7 @@ tasks:
 `,
       join(dir.path, 'lanes.yaml'),
     );
-    const version = await saveFlow(store, loaded);
-    const run = await createRun(store, {
-      version,
-      params: resolveParams(loaded.spec, {}),
-      baseDir: dir.path,
-      trigger: 'manual',
-    });
+    const run = await queueRun(store, loaded, dir.path);
     assert.deepEqual(executor.capacity().lanes?.local?.totalSlots, 1);
     const { state } = await driveRun({
       store,

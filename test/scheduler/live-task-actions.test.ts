@@ -8,17 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocalExecutor } from '../../src/executors/index.ts';
-import {
-  applyPendingCommands,
-  createRun,
-  driveRun,
-  type RunController,
-  saveFlow,
-} from '../../src/scheduler/index.ts';
-import { parseFlow, resolveParams } from '../../src/spec/index.ts';
+import { applyPendingCommands, driveRun, type RunController } from '../../src/scheduler/index.ts';
+import { parseFlow } from '../../src/spec/index.ts';
 import { type CommandKind, SqliteStore, type TaskRun } from '../../src/store/index.ts';
+import { queueRun } from '../helpers/runs.ts';
 
 type After = { after: (fn: () => Promise<void> | void) => void };
 
@@ -32,15 +26,12 @@ async function live(t: After, yaml: string) {
     yaml.replaceAll('$GATE', gate).replaceAll('$DIR', dir),
     join(dir, 'flow.yaml'),
   );
-  const version = await saveFlow(store, flow);
-  const run = await createRun(store, {
-    version,
-    params: resolveParams(flow.spec, {}),
-    baseDir: dir,
-    trigger: 'manual',
-  });
+  const run = await queueRun(store, flow, dir);
   const executor = createLocalExecutor({ journalDir: join(dir, 'launchers'), slots: 4 });
   let controller: RunController | undefined;
+  // What the controller has reported, as `task[item]#attempt state` lines, and who waits.
+  const seen = new Set<string>();
+  const waiting = new Map<string, () => void>();
   const driven = driveRun({
     store,
     executor,
@@ -49,6 +40,12 @@ async function live(t: After, yaml: string) {
     runsDir: join(dir, 'runs'),
     onController: (c) => {
       controller = c;
+    },
+    onProgress: (p) => {
+      if (p.type !== 'task') return;
+      const line = `${p.taskId}${p.mapIndex >= 0 ? `[${p.mapIndex}]` : ''}#${p.attempt} ${p.state}`;
+      seen.add(line);
+      waiting.get(line)?.();
     },
   });
   t.after(async () => {
@@ -68,8 +65,15 @@ async function live(t: After, yaml: string) {
     store,
     runId: run.id,
     states,
+    /** Until the controller reports `line` (the run failing the test if it ends first). */
     async until(line: string) {
-      while (!(await states()).includes(line)) await sleep(25);
+      if (seen.has(line)) return;
+      await Promise.race([
+        new Promise<void>((resolve) => waiting.set(line, resolve)),
+        driven.then(() => {
+          throw new Error(`the run ended without ${line}; reported: ${[...seen].join(', ')}`);
+        }),
+      ]);
     },
     /** Records a command and applies it as the scheduler driving the run would. */
     async act(kind: CommandKind, taskId: string, mapIndex = -1) {

@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createLocalExecutor } from '../../src/executors/index.ts';
-import { createRun, driveRun, saveFlow } from '../../src/scheduler/index.ts';
+import { driveRun } from '../../src/scheduler/index.ts';
 import { createApp } from '../../src/server/index.ts';
-import { parseFlow, resolveParams } from '../../src/spec/index.ts';
+import { parseFlow } from '../../src/spec/index.ts';
 import { FileLogStore, type Store, type TaskRun } from '../../src/store/index.ts';
+import { queueRun } from '../helpers/runs.ts';
 
 const MiB = 1024 * 1024;
 
@@ -50,13 +51,7 @@ async function hold(
   await store.migrate();
   await before?.(store);
   const flow = parseFlow(yaml.replaceAll('$GATE', gate), join(dir, 'flow.yaml'));
-  const version = await saveFlow(store, flow);
-  const run = await createRun(store, {
-    version,
-    params: resolveParams(flow.spec, {}),
-    baseDir: dir,
-    trigger: 'manual',
-  });
+  const run = await queueRun(store, flow, dir);
   const executor = createLocalExecutor({ journalDir: join(dir, 'launchers'), ...options });
   const abort = new AbortController();
   const driven = driveRun({

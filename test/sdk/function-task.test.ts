@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { loadFlow } from '../../src/cli/flow-files.ts';
 import { createSequentialExecutor } from '../../src/executors/index.ts';
-import { createRun, driveRun, saveFlow } from '../../src/scheduler/index.ts';
-import { type LoadedFlow, resolveParams } from '../../src/spec/index.ts';
+import { driveRun } from '../../src/scheduler/index.ts';
+import type { LoadedFlow } from '../../src/spec/index.ts';
 import { attemptFiles, openStore } from '../../src/store/index.ts';
 import {
   collect,
@@ -23,6 +23,7 @@ import {
   startBaton,
   tempProject,
 } from '../helpers/cli.ts';
+import { queueRun } from '../helpers/runs.ts';
 
 const SDK = join(REPO, 'src/sdk/index.ts');
 const dirs: string[] = [];
@@ -209,13 +210,7 @@ async function driveStored(loaded: LoadedFlow, dir: string) {
   const executor = createSequentialExecutor({ journalDir: join(dir, 'launchers') });
   const runsDir = join(dir, 'runs');
   try {
-    const version = await saveFlow(store, loaded);
-    const run = await createRun(store, {
-      version,
-      params: resolveParams(loaded.spec, {}),
-      baseDir: loaded.baseDir,
-      trigger: 'manual',
-    });
+    const run = await queueRun(store, loaded, loaded.baseDir);
     const { state } = await driveRun({ store, executor, run, spec: loaded.spec, runsDir });
     const taskRuns = await store.listTaskRuns(run.id);
     return {
