@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createLocalExecutor } from '../../src/executors/index.ts';
+import { createLocalExecutor, type ResolvedTask } from '../../src/executors/index.ts';
 import { describeExecutor } from './conformance.ts';
 import { EventRecorder, makeTask, sh, tempRoot } from './helpers.ts';
 
@@ -92,3 +92,42 @@ describe('local executor: which launcher', () => {
     assert.equal(existsSync(task.logPath), false);
   });
 });
+
+for (const launcher of ['python3', 'bash'])
+  describe(`local executor (${launcher} launcher): what no process can carry`, () => {
+    const root = tempRoot('baton-uncarried-');
+    after(() => root.dispose());
+    const refused = async (overrides: Partial<ResolvedTask>, command = sh('true')) => {
+      const executor = createLocalExecutor({ journalDir: join(root.path, 'j'), launcher });
+      try {
+        const events = new EventRecorder(executor);
+        const task = makeTask(root.path, command, overrides);
+        await executor.launch(task);
+        const finished = await events.finished(task.taskRunId);
+        assert.equal(finished.reason, 'launch_error');
+        return finished.message ?? '';
+      } finally {
+        await executor.close();
+      }
+    };
+
+    it('refuses, naming the variable, a NUL byte in a value or a name no shell exports', async () => {
+      assert.equal(
+        await refused({ env: { GREETING: 'a\0b' } }),
+        'environment variable GREETING contains a NUL byte',
+      );
+      assert.equal(
+        await refused({ env: { 'NOT-A-NAME': 'x' } }),
+        'invalid environment variable name "NOT-A-NAME"',
+      );
+    });
+
+    it('refuses a NUL byte in the script or an argument, and an empty argv', async () => {
+      assert.equal(await refused({}, sh('echo a\0b')), 'the script contains a NUL byte');
+      assert.equal(
+        await refused({}, { kind: 'argv', argv: ['echo', 'a\0b'] }),
+        'argv[1] contains a NUL byte',
+      );
+      assert.equal(await refused({}, { kind: 'argv', argv: [] }), 'empty argv: nothing to run');
+    });
+  });

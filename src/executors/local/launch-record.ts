@@ -41,57 +41,54 @@ export function launchRecord(
 }
 
 function jsonRecord(task: ResolvedTask, token: string, bashEnv: string | undefined): string {
-  const env: Record<string, string> = {};
-  if (bashEnv !== undefined) env.BASH_ENV = noNul(bashEnv, 'environment variable BASH_ENV');
-  for (const key in task.env) {
-    if (key === 'BASH_ENV' || key === 'BATON_ATTEMPT_TOKEN') continue;
-    if (!isEnvName(key))
-      throw new Error(`invalid environment variable name ${JSON.stringify(key)}`);
-    env[key] = noNul(task.env[key] as string, `environment variable ${key}`);
-  }
-  env.BATON_ATTEMPT_TOKEN = token;
-  let argv: string[];
-  if (task.command.kind === 'shell') {
-    argv = ['/bin/sh', '-c', noNul(task.command.script, 'the script')];
-  } else {
-    if (task.command.argv.length === 0) throw new Error('empty argv: nothing to run');
-    argv = task.command.argv.map((arg, i) => noNul(arg, `argv[${i}]`));
-  }
+  const { env, argv } = attemptCommand(task, token, bashEnv, noNul);
   return encodeRecord(
     JSON.stringify({
       i: task.taskRunId,
       k: token,
       w: noNul(task.workdir, 'workdir'),
       l: noNul(task.logPath, 'logPath'),
-      e: env,
+      e: Object.fromEntries(env),
       a: argv,
     }),
   );
 }
 
 function shellRecord(task: ResolvedTask, token: string, bashEnv: string | undefined): string {
-  let exports =
-    bashEnv === undefined ? '' : `BASH_ENV=${quote(bashEnv, 'environment variable BASH_ENV')} `;
+  const { env, argv } = attemptCommand(task, token, bashEnv, quote);
+  const exports = env.map(([key, value]) => `${key}=${value}`).join(' ');
+  const body =
+    `i=${task.taskRunId} l=${quote(task.logPath, 'logPath')} w=${quote(task.workdir, 'workdir')} ` +
+    `k=${token} c=${shellQuote(`export ${exports}; exec -- ${argv.join(' ')}`)}`;
+  return encodeRecord(body);
+}
+
+/**
+ * What the task's process execs and the environment it adds, every value passed through
+ * `encode` (which refuses what it cannot carry, naming `what`): the executor's BASH_ENV
+ * unless the task sets one, the task's variables, its attempt token last.
+ */
+function attemptCommand(
+  task: ResolvedTask,
+  token: string,
+  bashEnv: string | undefined,
+  encode: (value: string, what: string) => string,
+): { env: [string, string][]; argv: string[] } {
+  const env: [string, string][] = [];
+  if (bashEnv !== undefined)
+    env.push(['BASH_ENV', encode(bashEnv, 'environment variable BASH_ENV')]);
   for (const key in task.env) {
     if (key === 'BASH_ENV' || key === 'BATON_ATTEMPT_TOKEN') continue;
     if (!isEnvName(key))
       throw new Error(`invalid environment variable name ${JSON.stringify(key)}`);
-    exports += `${key}=${quote(task.env[key] as string, `environment variable ${key}`)} `;
+    env.push([key, encode(task.env[key] as string, `environment variable ${key}`)]);
   }
-  exports += `BATON_ATTEMPT_TOKEN=${token}`;
-  let command: string;
-  if (task.command.kind === 'shell') {
-    command = `exec /bin/sh -c ${quote(task.command.script, 'the script')}`;
-  } else {
-    if (task.command.argv.length === 0) throw new Error('empty argv: nothing to run');
-    command = 'exec --';
-    for (let i = 0; i < task.command.argv.length; i++)
-      command += ` ${quote(task.command.argv[i] as string, `argv[${i}]`)}`;
-  }
-  const body =
-    `i=${task.taskRunId} l=${quote(task.logPath, 'logPath')} w=${quote(task.workdir, 'workdir')} ` +
-    `k=${token} c=${shellQuote(`export ${exports}; ${command}`)}`;
-  return encodeRecord(body);
+  env.push(['BATON_ATTEMPT_TOKEN', encode(token, 'the attempt token')]);
+  // `/bin/sh` and `-c` need no quoting in either form.
+  if (task.command.kind === 'shell')
+    return { env, argv: ['/bin/sh', '-c', encode(task.command.script, 'the script')] };
+  if (task.command.argv.length === 0) throw new Error('empty argv: nothing to run');
+  return { env, argv: task.command.argv.map((arg, i) => encode(arg, `argv[${i}]`)) };
 }
 
 /**
