@@ -65,9 +65,10 @@ export interface LocalExecutorOptions {
   /** Environment the tasks start from (task env is added). Default `process.env`. */
   readonly baseEnv?: NodeJS.ProcessEnv;
   /**
-   * The program that starts tasks (see launcher.ts): `python3` (posix_spawn, about half
-   * the CPU a task), `bash` (fork), or `auto`. Default: `BATON_LAUNCHER`, else `auto`,
-   * which takes python3 when a python3 ≥ 3.8 is on PATH.
+   * The program that starts tasks (see launcher.ts): `python3` (posix_spawn: about a
+   * third less CPU a task than bash), `bash` (fork), or `auto`. Default: `BATON_LAUNCHER`,
+   * else `auto`, which takes python3 and falls back to bash when no python3 ≥ 3.8 with
+   * its json module runs from PATH.
    */
   readonly launcher?: string;
 }
